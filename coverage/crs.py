@@ -51,22 +51,31 @@ def in_china(lon, lat) -> np.ndarray:
     return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
 
 
-def _sin_multiples(t: np.ndarray):
-    """sin(t), sin(4t), sin(12t) and cos(4t) from one sin/cos pair.
+def _series_sines(v: np.ndarray):
+    """sin(k·πv/60) for k = 2, 5, 20, 60, 120, 360 from one sin/cos pair.
 
-    The GCJ-02 series uses sin at angles pi*v/12 * {1, 4, 12, 24, 72}; multiple-angle
-    identities give them all from sin and cos of the smallest, saving transcendental
-    calls (the hot cost of the conversion). Rounding stays below 1e-14 of the offset.
+    These are the angles πv/30, πv/12, πv/3, πv, 2πv and 6πv of the GCJ-02 series.
+    Multiple-angle identities give them all from sin and cos of πv/60, cutting the
+    transcendental calls (the hot cost of the conversion) from 12 to 5 per point;
+    the rounding this adds stays below 1e-13 of the offset.
     """
-    s1 = np.sin(t)
-    c1 = np.cos(t)
-    s2 = 2.0 * s1 * c1
-    c2 = 1.0 - 2.0 * s1 * s1
-    s4 = 2.0 * s2 * c2
-    c4 = 1.0 - 2.0 * s2 * s2
-    s12 = s4 * (3.0 - 4.0 * s4 * s4)
-    c12 = c4 * (4.0 * c4 * c4 - 3.0)
-    return s1, s4, s12, c12
+    t = v * (np.pi / 60.0)
+    s = np.sin(t)
+    c = np.cos(t)
+    s2 = 2.0 * s * c
+    s_sq = s * s
+    c_sq = c * c
+    s5 = s * (16.0 * s_sq * s_sq - 20.0 * s_sq + 5.0)
+    c5 = c * (16.0 * c_sq * c_sq - 20.0 * c_sq + 5.0)
+    s10 = 2.0 * s5 * c5
+    c10 = 1.0 - 2.0 * s5 * s5
+    s20 = 2.0 * s10 * c10
+    c20 = 1.0 - 2.0 * s10 * s10
+    s60 = s20 * (3.0 - 4.0 * s20 * s20)
+    c60 = c20 * (4.0 * c20 * c20 - 3.0)
+    s120 = 2.0 * s60 * c60
+    s360 = s120 * (3.0 - 4.0 * s120 * s120)
+    return s2, s5, s20, s60, s120, s360
 
 
 def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,33 +91,27 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     with x = lon - 105, y = lat - 35, then scaled from metres on the Krasovsky
     ellipsoid to degrees.
     """
-    pi = np.pi
     x = lon - 105.0
     y = lat - 35.0
-    # angles pi*x/12 * k: k=1 -> pi x/12, 4 -> pi x/3, 12 -> pi x, then 2 pi x, 6 pi x.
-    sx12, sx3, sx1, cx1 = _sin_multiples(x * (pi / 12.0))
-    sx2 = 2.0 * sx1 * cx1
-    sx6 = sx2 * (3.0 - 4.0 * sx2 * sx2)
-    sy12, sy3, sy1, _ = _sin_multiples(y * (pi / 12.0))
+    x30, x12, x3, x1, x2pi, x6pi = _series_sines(x)
+    y30, y12, y3, y1, _, _ = _series_sines(y)
     sqrt_abs_x = np.sqrt(np.abs(x))
-    xy = x * y
-    common = xy * 0.1 + (sx6 + sx2) * (40.0 / 3.0)
+    common = 0.1 * x * y + (40.0 / 3.0) * (x6pi + x2pi)
     dlat = (
         -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.2 * sqrt_abs_x + common
-        + (40.0 / 3.0) * sy1 + (80.0 / 3.0) * sy3
-        + (320.0 / 3.0) * sy12 + (640.0 / 3.0) * np.sin(y * (pi / 30.0))
+        + (40.0 / 3.0) * y1 + (80.0 / 3.0) * y3 + (320.0 / 3.0) * y12 + (640.0 / 3.0) * y30
     )
     dlon = (
         300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * sqrt_abs_x + common
-        + (40.0 / 3.0) * sx1 + (80.0 / 3.0) * sx3
-        + 100.0 * sx12 + 200.0 * np.sin(x * (pi / 30.0))
+        + (40.0 / 3.0) * x1 + (80.0 / 3.0) * x3 + 100.0 * x12 + 200.0 * x30
     )
-    radlat = lat * (pi / 180.0)
-    sin_lat = np.sin(radlat)
-    magic = 1.0 - _EE * sin_lat * sin_lat
+    sin_lat = np.sin(lat * (np.pi / 180.0))
+    sin_sq = sin_lat * sin_lat
+    magic = 1.0 - _EE * sin_sq
     sqrt_magic = np.sqrt(magic)
-    dlat *= (magic * sqrt_magic) * (180.0 / (_A * (1.0 - _EE) * pi))
-    dlon *= sqrt_magic * (180.0 / (_A * pi)) / np.cos(radlat)
+    cos_lat = np.sqrt(1.0 - sin_sq)  # cos > 0 for every |latitude| < 90°
+    dlat *= (magic * sqrt_magic) * (180.0 / (_A * (1.0 - _EE) * np.pi))
+    dlon *= sqrt_magic * (180.0 / (_A * np.pi)) / cos_lat
     return dlon, dlat
 
 

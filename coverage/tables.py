@@ -1,0 +1,264 @@
+"""Reading planners' tables and feature files: CSV, Excel, GeoJSON, GeoPackage, Shapefile.
+
+Chongqing data arrives as GBK-encoded Excel exports and CSVs with Chinese headers
+(名称, 类型, 床位, 经度, 纬度, ...) in WGS-84, GCJ-02 (Amap) or BD-09 (Baidu). The
+readers here turn any of them into a DataFrame with canonical column names and, for
+points, a GeoDataFrame in WGS-84. Every problem raises
+:class:`~coverage.errors.InputError` naming the file, row, field and what was expected.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage import crs as crs_mod
+from coverage.errors import InputError
+
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
+FEATURE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
+
+#: Encodings tried, in order, for text tables: UTF-8 (with or without BOM), then
+#: GB18030, the superset of GBK/GB2312 that Chinese Excel exports use.
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def record_label(path: str | Path) -> str:
+    """How rows of a file are named in errors: ``'feature'`` for feature files."""
+    return "feature" if Path(path).suffix.lower() in FEATURE_SUFFIXES else "row"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(path, "the file is empty")
+
+
+def decode_text(path: Path) -> str:
+    """The text of ``path`` decoded as UTF-8 or GBK/GB18030, whichever is valid."""
+    raw = path.read_bytes()
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(path, "cannot decode the text: expected UTF-8 or GBK (GB18030) encoding")
+
+
+def read_table(path: str | Path, *, sheet: str | int | None = 0) -> pd.DataFrame:
+    """Read a CSV or Excel table with every cell as a string (blank cells as NA).
+
+    Values are kept as text so that validation, not pandas' guessing, decides what a
+    number is; row numbers in errors count data rows from 1, as a planner sees them
+    below the header.
+    """
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
+        elif suffix in (".csv", ".txt"):
+            frame = pd.read_csv(io.StringIO(decode_text(path)), dtype=str,
+                                skipinitialspace=True, keep_default_na=False, na_values=[""])
+        else:
+            raise InputError(path, f"unsupported table format {suffix!r}: expected "
+                             + ", ".join(TABLE_SUFFIXES))
+    except InputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "the file has no header and no rows") from None
+    except Exception as exc:  # parser errors from pandas, openpyxl, xlrd
+        raise InputError(path, f"cannot read the table: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise InputError(path, "the table has a header but no rows")
+    return frame
+
+
+def read_features(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a GeoJSON, GeoPackage, Shapefile or FlatGeobuf file with pyogrio."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio.errors.DataSourceError and friends
+        raise InputError(path, f"cannot read the features: {exc}") from exc
+    if frame.empty:
+        raise InputError(path, "the file has no features")
+    return frame
+
+
+def canonical_columns(frame: pd.DataFrame, columns: dict[str, tuple[str, ...]],
+                      path: str | Path) -> pd.DataFrame:
+    """Rename accepted headers (Chinese or English, any case) to canonical names.
+
+    Unknown columns are kept as they are. Two headers naming the same field is an
+    error, since silently preferring one would hide a data problem.
+    """
+    lookup = {}
+    for canonical, aliases in columns.items():
+        for alias in (canonical, *aliases):
+            lookup[_fold(alias)] = canonical
+    renames: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for column in frame.columns:
+        canonical = lookup.get(_fold(column))
+        if canonical is None:
+            continue
+        if canonical in seen:
+            raise InputError(path, f"columns {seen[canonical]!r} and {column!r} both give "
+                             f"the field {canonical!r}; keep one", field=column)
+        seen[canonical] = column
+        renames[column] = canonical
+    return frame.rename(columns=renames)
+
+
+def _fold(text: str) -> str:
+    return "".join(str(text).split()).lower().replace("（", "(").replace("）", ")")
+
+
+def point_coordinates(frame: pd.DataFrame, path: str | Path, *,
+                      crs: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat of each record, from its geometry or its lon/lat columns.
+
+    The source CRS is ``crs`` if given, else a ``crs`` column (per row), else the
+    file's own CRS for feature files, else WGS-84.
+
+    Raises
+    ------
+    InputError
+        For a missing or non-numeric coordinate, a non-point geometry or an unknown CRS.
+    """
+    kind = record_label(path)
+    n = len(frame)
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        geoms = frame.geometry
+        for i, geom in enumerate(geoms):
+            if geom is None or geom.is_empty:
+                raise InputError(path, "missing coordinates (no geometry)", row=i + 1,
+                                 field="geometry", kind=kind)
+            if geom.geom_type != "Point":
+                raise InputError(path, f"expected a Point, found {geom.geom_type}", row=i + 1,
+                                 field="geometry", kind=kind)
+        x = geoms.x.to_numpy(dtype=float)
+        y = geoms.y.to_numpy(dtype=float)
+        file_crs = frame.crs.to_string() if frame.crs is not None else "WGS84"
+    else:
+        for field in ("lon", "lat"):
+            if field not in frame:
+                raise InputError(path, "no coordinate column: expected 经度/lon and 纬度/lat "
+                                 f"(found {', '.join(map(str, frame.columns))})", field=field)
+        x = _numbers(frame["lon"], path, "lon", kind, required=True)
+        y = _numbers(frame["lat"], path, "lat", kind, required=True)
+        file_crs = "WGS84"
+    if crs is not None:
+        row_crs = np.full(n, _crs_name(crs, path, None, kind), dtype=object)
+    elif "crs" in frame and frame["crs"].notna().any():
+        row_crs = np.array([_crs_name(v if pd.notna(v) else file_crs, path, i + 1, kind)
+                            for i, v in enumerate(frame["crs"])], dtype=object)
+    else:
+        row_crs = np.full(n, _crs_name(file_crs, path, None, kind), dtype=object)
+    lon = np.empty(n)
+    lat = np.empty(n)
+    for name in sorted(set(row_crs)):
+        sel = row_crs == name
+        lon[sel], lat[sel] = crs_mod.to_wgs84(x[sel], y[sel], name)
+    bad = ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(path, f"coordinates ({x[i]}, {y[i]}) are not a valid longitude/"
+                         "latitude: expected 经度 in -180..180 and 纬度 in -90..90 (is the CRS right?)",
+                         row=i + 1, field="lon", kind=kind)
+    return lon, lat
+
+
+def _crs_name(value, path, row, kind) -> str:
+    try:
+        return crs_mod.normalise_crs_name(value)
+    except ValueError as exc:
+        raise InputError(path, str(exc), row=row, field="crs", kind=kind) from None
+
+
+def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
+             integer: bool = False, minimum: float | None = None) -> np.ndarray:
+    """Parse a column of text as numbers, naming the first bad cell."""
+    out = np.full(len(series), np.nan)
+    for i, value in enumerate(series.tolist()):
+        if is_blank(value):
+            if required:
+                raise InputError(path, "missing value: expected a number", row=i + 1,
+                                 field=field, kind=kind)
+            continue
+        text = str(value).strip().replace(",", "")
+        try:
+            number = float(text)
+        except ValueError:
+            raise InputError(path, f"{value!r} is not a number", row=i + 1, field=field,
+                             kind=kind) from None
+        if not np.isfinite(number):
+            raise InputError(path, f"{value!r} is not a finite number", row=i + 1,
+                             field=field, kind=kind)
+        if integer and number != int(number):
+            raise InputError(path, f"{value!r} is not a whole number", row=i + 1,
+                             field=field, kind=kind)
+        if minimum is not None and number < minimum:
+            raise InputError(path, f"{value!r} is below the minimum {minimum:g}", row=i + 1,
+                             field=field, kind=kind)
+        out[i] = number
+    return out
+
+
+def is_blank(value) -> bool:
+    """Whether a cell is empty: None, NaN, NA or only white space."""
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or (
+        isinstance(value, str) and not value.strip())
+
+
+def parse_numbers(frame: pd.DataFrame, field: str, path, *, integer: bool = False,
+                  minimum: float | None = None, required: bool = False) -> pd.Series:
+    """A column parsed as numbers (nullable ``Int64`` when ``integer``), errors named."""
+    values = _numbers(frame[field], path, field, record_label(path), required=required,
+                      integer=integer, minimum=minimum)
+    series = pd.Series(values, index=frame.index)
+    return series.round().astype("Int64") if integer else series
+
+
+def read_records(path: str | Path, columns: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """A table or feature file with canonical column names (geometry kept if any)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in FEATURE_SUFFIXES:
+        frame = read_features(path)
+    elif suffix in TABLE_SUFFIXES:
+        frame = read_table(path)
+    else:
+        raise InputError(path, f"unsupported file format {suffix!r}: expected one of "
+                         + ", ".join(TABLE_SUFFIXES + FEATURE_SUFFIXES))
+    return canonical_columns(frame, columns, path)
+
+
+def read_points(path: str | Path, *, crs: str | int | None = None) -> gpd.GeoDataFrame:
+    """Points from any supported file as a WGS-84 GeoDataFrame with an ``id`` column.
+
+    ``id`` is taken from an id/编号/名称 column when present, else the row number.
+    """
+    from coverage.schema import FACILITY_COLUMNS
+
+    path = Path(path)
+    frame = read_records(path, {k: FACILITY_COLUMNS[k] for k in ("id", "name", "lon", "lat", "crs")})
+    lon, lat = point_coordinates(frame, path, crs=crs)
+    if "id" in frame:
+        ids = frame["id"].astype(str)
+    elif "name" in frame:
+        ids = frame["name"].astype(str)
+    else:
+        ids = pd.Series([str(i + 1) for i in range(len(frame))])
+    data = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame]))
+    data["id"] = ids.to_numpy()
+    return gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
