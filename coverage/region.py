@@ -177,3 +177,13 @@ def summary(region: Region, *, with_network: bool = True) -> str:
     for key, text in sorted(region.caveats.items()):
         lines.append(f"  ⚠ {text}")
     return "\n".join(lines)
+
+
+def find_regions(root: str | Path = ".") -> list[Path]:
+    """Pack folders under a repository root: the root itself, then ``regions/*``."""
+    root = Path(root)
+    packs = [root] if (root / MANIFEST).exists() else []
+    regions = root / "regions"
+    if regions.is_dir():
+        packs += sorted(p for p in regions.iterdir() if (p / MANIFEST).exists())
+    return packs
