@@ -1,0 +1,532 @@
+"""Routing: per-mode travel-time graphs, snapping, nearest-facility times, catchments.
+
+A :class:`~coverage.network.RoadNetwork` becomes, for one travel mode (步行 walk,
+电动车 e-bike, 小汽车 car), a compact directed graph whose edge weights are travel
+seconds (:func:`build_graph`). Points are snapped to it with a walking access leg
+(:func:`snap_points`). Two searches run on it, both on
+:func:`scipy.sparse.csgraph.dijkstra`:
+
+* :func:`nearest_facility`: the time from the nearest of many facilities to every
+  node, in one multi-source pass;
+* :func:`catchments`: every node each facility reaches within a time limit, as
+  sparse triples, by bounded per-facility searches.
+
+Numerical conventions
+---------------------
+Limits are inclusive: a node reached in exactly ``limit`` seconds is inside. Sums
+of float edge times can land a few ulps either side of a round limit, so every
+comparison with a limit allows ``TOLERANCE_S`` (one microsecond). Access legs
+(``source_offsets``) are honoured through one virtual node per source, joined to its
+graph node by an edge weighing the offset; a zero offset becomes ``ZERO_OFFSET_S``
+because sparse graph code may read an explicit zero as a missing edge, and that
+amount is subtracted again from the results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from coverage import modes
+from coverage.crs import utm_crs
+from coverage.errors import InputError, atomic_path
+from coverage.network import RoadNetwork
+
+#: Slack, in seconds, on every comparison with a time limit (see module notes).
+TOLERANCE_S = 1e-6
+#: Weight given to a zero access leg so that it stays an edge (see module notes).
+ZERO_OFFSET_S = 1e-9
+#: Edges faster than this are floored to it, so no edge weighs zero.
+MIN_EDGE_S = 1e-6
+#: Memory bound of the dense (sources x nodes) block of one batch of catchments.
+BLOCK_BYTES = 64 << 20
+#: Bump when the cached arrays change meaning.
+_CACHE_VERSION = "routing-graph-1"
+
+
+@dataclass
+class Graph:
+    """A road network as a directed travel-time graph for one mode.
+
+    Attributes
+    ----------
+    mode
+        ``'walk'``, ``'ebike'`` or ``'car'`` (:data:`coverage.modes.MODES`).
+    metric_crs
+        The metric CRS of ``x``, ``y`` and ``edge_geometry``.
+    node_ids
+        Network node id of each graph node (graph node ``i`` is ``node_ids[i]``).
+    lon, lat
+        WGS-84 node coordinates.
+    x, y
+        Node coordinates in ``metric_crs`` (metres).
+    csr
+        ``n x n`` sparse matrix of travel seconds (> 0) from row node to column node,
+        one entry per directed pair (the fastest of parallel edges).
+    edge_u, edge_v
+        Node indices of every traversable directed edge, parallel edges included; a
+        two-way road appears once in each direction.
+    edge_seconds, edge_length
+        Travel seconds and metres of each directed edge.
+    edge_geometry
+        Metric LineStrings running from ``edge_u`` to ``edge_v``, or ``None`` when the
+        network has no geometry (edges are straight segments).
+    """
+
+    mode: str
+    metric_crs: str
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    csr: scipy.sparse.csr_array
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_seconds: np.ndarray
+    edge_length: np.ndarray
+    edge_geometry: np.ndarray | None = None
+    _snap: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _reverse: scipy.sparse.csr_array | None = field(default=None, init=False, repr=False,
+                                                     compare=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of graph nodes."""
+        return self.node_ids.size
+
+    def snappable(self) -> np.ndarray:
+        """Boolean mask of the nodes with at least one edge open to the mode."""
+        degree = np.diff(self.csr.indptr) + np.bincount(self.csr.indices, minlength=self.n_nodes)
+        return degree > 0
+
+    def snap_index(self) -> tuple[cKDTree, np.ndarray]:
+        """KD-tree over the snappable nodes, and their node indices (built once)."""
+        if self._snap is None:
+            candidates = np.flatnonzero(self.snappable())
+            tree = cKDTree(np.column_stack([self.x[candidates], self.y[candidates]]))
+            self._snap = (tree, candidates)
+        return self._snap
+
+    def reverse_csr(self) -> scipy.sparse.csr_array:
+        """The transposed graph: searching it gives times *to* the sources (built once)."""
+        if self._reverse is None:
+            self._reverse = _csr32(self.csr.T.tocsr())
+        return self._reverse
+
+
+@dataclass
+class Snap:
+    """Points snapped to a graph.
+
+    Attributes
+    ----------
+    node
+        Graph node index of each point, ``-1`` when the nearest usable node is
+        farther than the access cap (or the point has no coordinates).
+    distance_m
+        Straight distance to the nearest usable node (reported even beyond the cap;
+        NaN for missing coordinates).
+    access_seconds
+        Walking time of that distance at :data:`coverage.modes.ACCESS_SPEED_KMH`;
+        ``inf`` when not snapped.
+    """
+
+    node: np.ndarray
+    distance_m: np.ndarray
+    access_seconds: np.ndarray
+
+
+@dataclass
+class Catchments:
+    """Sparse (source, node, seconds) triples, one per node a source reaches.
+
+    Sorted by source, then node. ``source`` indexes the sources as passed in.
+    """
+
+    source: np.ndarray
+    node: np.ndarray
+    seconds: np.ndarray
+
+
+# --- building --------------------------------------------------------------------
+
+def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = None,
+                speeds: pd.DataFrame | None = None,
+                cache_dir: str | Path | None = None) -> Graph:
+    """Build the travel-time graph of ``network`` for one mode.
+
+    Edges closed to the mode (speed 0) are dropped; an edge takes
+    ``length / speed`` seconds; two-way edges are added in both directions, one-way
+    edges only from ``u`` to ``v`` when the mode respects one-way restrictions
+    (:func:`coverage.modes.respects_oneway`). Self-loops are dropped (they are never
+    on a shortest path); of parallel edges the graph matrix keeps the fastest.
+
+    Parameters
+    ----------
+    network
+        The road network.
+    mode
+        One of :data:`coverage.modes.MODES`.
+    metric_crs
+        Metric CRS for node coordinates; default the UTM zone of the nodes' mean.
+    speeds
+        Speed table (:func:`coverage.modes.speed_table`); default the shipped one.
+    cache_dir
+        Folder for a cache of built graphs, keyed by a SHA-256 of the network's
+        arrays, the mode, the CRS and the speed table (``.npz``, no pickle).
+        ``None``: no cache.
+    """
+    if mode not in modes.MODES:
+        raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(modes.MODES)}")
+    if len(network.nodes) == 0:
+        raise InputError(network.source or "network", "the network has no nodes")
+    table = modes.speed_table() if speeds is None else speeds
+    lon = network.nodes["x"].to_numpy(dtype=float)
+    lat = network.nodes["y"].to_numpy(dtype=float)
+    if metric_crs is None:
+        metric_crs = utm_crs(float(np.mean(lon)), float(np.mean(lat)))
+    if cache_dir is None:
+        return _build(network, mode, metric_crs, table)
+    key = _cache_key(network, mode, metric_crs, table)
+    path = Path(cache_dir) / f"graph-{mode}-{key[:32]}.npz"
+    if path.exists():
+        return _load(path)
+    graph = _build(network, mode, metric_crs, table)
+    _save(graph, path)
+    return graph
+
+
+def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame) -> Graph:
+    nodes, edges = network.nodes, network.edges
+    label = network.source or "network"
+    node_ids = nodes.index.to_numpy(dtype=np.int64)
+    lon = nodes["x"].to_numpy(dtype=float)
+    lat = nodes["y"].to_numpy(dtype=float)
+    n = node_ids.size
+    index = pd.Index(node_ids)
+    if not index.is_unique:
+        raise InputError(label, "node ids are not unique")
+    u = index.get_indexer(edges["u"].to_numpy(dtype=np.int64))
+    v = index.get_indexer(edges["v"].to_numpy(dtype=np.int64))
+    for name, ends in (("u", u), ("v", v)):
+        if (ends < 0).any():
+            row = int(np.flatnonzero(ends < 0)[0])
+            raise InputError(label, f"node id {edges[name].iloc[row]} is not in the node table",
+                             row=row + 1, field=name)
+    length = edges["length"].to_numpy(dtype=float)
+    if not (np.isfinite(length) & (length >= 0)).all():
+        row = int(np.flatnonzero(~(np.isfinite(length) & (length >= 0)))[0])
+        raise InputError(label, f"length {length[row]!r} is not a non-negative number of metres",
+                         row=row + 1, field="length")
+
+    kmh = np.asarray(modes.edge_speeds(edges, mode, table), dtype=float)
+    usable = (kmh > 0) & (u != v)
+    oneway = edges["oneway"].to_numpy(dtype=bool) if "oneway" in edges else np.zeros(len(edges), bool)
+    backward = usable & ~(oneway & modes.respects_oneway(mode))
+    seconds = np.maximum(length / np.where(usable, kmh, 1.0) * 3.6, MIN_EDGE_S)
+    fwd, bwd = np.flatnonzero(usable), np.flatnonzero(backward)
+    edge_u = np.concatenate([u[fwd], v[bwd]]).astype(np.int32)
+    edge_v = np.concatenate([v[fwd], u[bwd]]).astype(np.int32)
+    edge_seconds = np.concatenate([seconds[fwd], seconds[bwd]])
+    edge_length = np.concatenate([length[fwd], length[bwd]])
+
+    to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    x, y = to_metric.transform(lon, lat)
+    geometry = None
+    if "geometry" in edges and edges["geometry"].notna().any():
+        geoms = np.asarray(edges["geometry"].to_numpy(), dtype=object)
+        rows = np.concatenate([fwd, bwd])
+        lines = geoms[rows]
+        missing = pd.isna(lines)
+        # Edges without geometry are straight between their nodes.
+        lines[missing] = shapely.linestrings(
+            np.stack([np.column_stack([lon[edge_u[missing]], lat[edge_u[missing]]]),
+                      np.column_stack([lon[edge_v[missing]], lat[edge_v[missing]]])], axis=1))
+        lines[fwd.size:] = shapely.reverse(lines[fwd.size:])
+        geometry = shapely.transform(
+            lines, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
+
+    return Graph(mode=mode, metric_crs=metric_crs, node_ids=node_ids, lon=lon, lat=lat,
+                 x=np.asarray(x, float), y=np.asarray(y, float),
+                 csr=_fastest_csr(edge_u, edge_v, edge_seconds, n),
+                 edge_u=edge_u, edge_v=edge_v, edge_seconds=edge_seconds,
+                 edge_length=edge_length, edge_geometry=geometry)
+
+
+def _fastest_csr(u: np.ndarray, v: np.ndarray, seconds: np.ndarray, n: int) -> scipy.sparse.csr_array:
+    """CSR matrix keeping the fastest of parallel edges (scipy would sum them)."""
+    order = np.lexsort((seconds, v, u))
+    u, v, seconds = u[order], v[order], seconds[order]
+    first = np.ones(u.size, dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, seconds = u[first], v[first], seconds[first]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    return _csr32(scipy.sparse.csr_array((seconds, v, indptr), shape=(n, n)))
+
+
+def _csr32(csr: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
+    """32-bit indices: csgraph converts to them on every call otherwise."""
+    csr.indices = csr.indices.astype(np.int32, copy=False)
+    csr.indptr = csr.indptr.astype(np.int32, copy=False)
+    csr.has_sorted_indices = True
+    return csr
+
+
+# --- cache -----------------------------------------------------------------------
+
+def _cache_key(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for text in (_CACHE_VERSION, mode, metric_crs, table.to_csv()):
+        digest.update(text.encode("utf-8") + b"\0")
+    nodes, edges = network.nodes, network.edges
+    digest.update(nodes.index.to_numpy(dtype=np.int64).tobytes())
+    digest.update(nodes[["x", "y"]].to_numpy(dtype=float).tobytes())
+    for column in ("u", "v", "length", "oneway", "highway", "maxspeed"):
+        if column in edges:
+            # pandas' hash is stable, vectorised and handles object columns.
+            digest.update(pd.util.hash_pandas_object(edges[column], index=False).to_numpy().tobytes())
+    if "geometry" in edges:
+        coords, which = shapely.get_coordinates(edges["geometry"].to_numpy(), return_index=True)
+        digest.update(coords.tobytes())
+        digest.update(which.tobytes())
+    return digest.hexdigest()
+
+
+_ARRAYS = ("node_ids", "lon", "lat", "x", "y", "edge_u", "edge_v", "edge_seconds", "edge_length")
+
+
+def _save(graph: Graph, path: Path) -> None:
+    arrays = {name: getattr(graph, name) for name in _ARRAYS}
+    arrays.update(mode=np.array(graph.mode), metric_crs=np.array(graph.metric_crs),
+                  csr_data=graph.csr.data, csr_indices=graph.csr.indices,
+                  csr_indptr=graph.csr.indptr)
+    if graph.edge_geometry is not None:
+        coords, which = shapely.get_coordinates(graph.edge_geometry, return_index=True)
+        arrays.update(geometry_coords=coords, geometry_index=which)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def _load(path: Path) -> Graph:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    n = arrays["node_ids"].size
+    geometry = None
+    if "geometry_coords" in arrays:
+        geometry = shapely.linestrings(arrays["geometry_coords"], indices=arrays["geometry_index"])
+    csr = _csr32(scipy.sparse.csr_array(
+        (arrays["csr_data"], arrays["csr_indices"], arrays["csr_indptr"]), shape=(n, n)))
+    return Graph(mode=str(arrays["mode"]), metric_crs=str(arrays["metric_crs"]), csr=csr,
+                 edge_geometry=geometry, **{name: arrays[name] for name in _ARRAYS})
+
+
+# --- snapping --------------------------------------------------------------------
+
+def snap_points(graph: Graph, lon, lat, *, max_access_m: float = modes.MAX_ACCESS_M) -> Snap:
+    """Snap WGS-84 points to the nearest graph node open to the graph's mode.
+
+    The access leg is walked at :data:`coverage.modes.ACCESS_SPEED_KMH` along the
+    straight line; a point farther than ``max_access_m`` (inclusive) from every
+    usable node is not snapped (node ``-1``, ``inf`` seconds).
+    """
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    to_metric = pyproj.Transformer.from_crs("EPSG:4326", graph.metric_crs, always_xy=True)
+    x, y = to_metric.transform(lon, lat)
+    valid = np.isfinite(x) & np.isfinite(y)
+    node = np.full(lon.size, -1, dtype=np.int64)
+    distance = np.full(lon.size, np.nan)
+    tree, candidates = graph.snap_index()
+    if candidates.size and valid.any():
+        d, i = tree.query(np.column_stack([x[valid], y[valid]]))
+        distance[valid] = d
+        near = valid.copy()
+        near[valid] = d <= max_access_m
+        node[near] = candidates[i[d <= max_access_m]]
+    snapped = node >= 0
+    access = np.full(lon.size, np.inf)
+    access[snapped] = distance[snapped] / (modes.ACCESS_SPEED_KMH / 3.6)
+    return Snap(node=node, distance_m=distance, access_seconds=access)
+
+
+# --- searches --------------------------------------------------------------------
+
+def _sources(graph: Graph, source_nodes, source_offsets) -> tuple[np.ndarray, np.ndarray]:
+    nodes = np.atleast_1d(np.asarray(source_nodes, dtype=np.int64))
+    if source_offsets is None:
+        offsets = np.zeros(nodes.size)
+    else:
+        offsets = np.atleast_1d(np.asarray(source_offsets, dtype=float))
+        if offsets.shape != nodes.shape:
+            raise ValueError(f"{offsets.size} source offsets for {nodes.size} sources")
+        if (offsets < 0).any():
+            raise ValueError("source offsets must be >= 0 seconds")
+    if (nodes >= graph.n_nodes).any():
+        raise ValueError(f"source node index out of range (graph has {graph.n_nodes} nodes)")
+    return nodes, offsets
+
+
+def nearest_facility(graph: Graph, source_nodes, source_offsets=None, *,
+                     limit: float = np.inf, to_sources: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Time from the nearest source to every node, in one multi-source search.
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    source_nodes
+        Graph node index of each source (facility); ``-1`` sources are ignored.
+    source_offsets
+        Seconds already spent before reaching each source's node (its access leg);
+        ``inf`` sources are ignored. Default 0.
+    limit
+        Stop the search at this many seconds (inclusive); nodes beyond are ``inf``.
+    to_sources
+        Search the reversed graph: the time *from* each node *to* its nearest
+        source, as a patient travels to a facility (differs from the default
+        only where one-way streets are respected).
+
+    Returns
+    -------
+    seconds
+        Per graph node: seconds to (or from) the nearest source, ``inf`` when none
+        is reachable.
+    nearest
+        Per graph node: index into ``source_nodes`` of that source, ``-1`` if none.
+    """
+    nodes, offsets = _sources(graph, source_nodes, source_offsets)
+    n = graph.n_nodes
+    seconds = np.full(n, np.inf)
+    nearest = np.full(n, -1, dtype=np.int64)
+    which = np.flatnonzero((nodes >= 0) & (offsets <= limit + TOLERANCE_S))
+    if which.size == 0:
+        return seconds, nearest
+    csr = graph.reverse_csr() if to_sources else graph.csr
+    weight = np.where(offsets[which] > 0, offsets[which], ZERO_OFFSET_S)
+    # Virtual node n + i starts at source which[i]; min_only reports which virtual
+    # node each distance came from, i.e. the nearest source.
+    k = which.size
+    indptr = np.concatenate([csr.indptr, csr.indptr[-1] + np.arange(1, k + 1, dtype=csr.indptr.dtype)])
+    augmented = _csr32(scipy.sparse.csr_array(
+        (np.concatenate([csr.data, weight]),
+         np.concatenate([csr.indices, nodes[which].astype(csr.indices.dtype)]), indptr),
+        shape=(n + k, n + k)))
+    dist, _, origin = dijkstra(augmented, indices=np.arange(n, n + k), min_only=True,
+                               return_predecessors=True, limit=limit + ZERO_OFFSET_S + TOLERANCE_S)
+    origin = origin[:n]
+    reached = origin >= n
+    label = origin[reached] - n
+    seconds[reached] = dist[:n][reached] - (weight - offsets[which])[label]
+    nearest[reached] = which[label]
+    beyond = seconds > limit + TOLERANCE_S
+    seconds[beyond] = np.inf
+    nearest[beyond] = -1
+    return seconds, nearest
+
+
+def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
+               to_sources: bool = False, block_bytes: int = BLOCK_BYTES) -> Catchments:
+    """Every node each source reaches within ``limit`` seconds (inclusive).
+
+    Sources are searched in batches whose dense ``batch x nodes`` block of
+    :func:`scipy.sparse.csgraph.dijkstra` stays under ``block_bytes``, each search
+    bounded by the source's remaining budget ``limit - offset``; only the reached
+    entries are kept. Memory is therefore the size of the result plus one block,
+    never ``sources x nodes``.
+
+    Parameters
+    ----------
+    graph
+        The graph.
+    source_nodes
+        Graph node index of each source; ``-1`` sources reach nothing.
+    limit
+        Time limit in seconds (finite, >= 0).
+    source_offsets
+        Seconds already spent at each source (access legs), included in the times.
+    to_sources
+        Search the reversed graph (times from each node to the source).
+    block_bytes
+        Memory bound of one batch's dense block.
+    """
+    if not np.isfinite(limit) or limit < 0:
+        raise ValueError(f"limit must be a finite number of seconds >= 0, got {limit!r}")
+    nodes, offsets = _sources(graph, source_nodes, source_offsets)
+    budget = limit - offsets
+    active = np.flatnonzero((nodes >= 0) & (budget >= -TOLERANCE_S))
+    csr = graph.reverse_csr() if to_sources else graph.csr
+    batch = max(1, block_bytes // (8 * max(graph.n_nodes, 1)))
+    sources, reached, seconds = [], [], []
+    for start in range(0, active.size, batch):
+        idx = active[start:start + batch]
+        bound = budget[idx] + TOLERANCE_S
+        block = dijkstra(csr, indices=nodes[idx], limit=float(bound.max()))
+        rows, cols = np.nonzero(block <= bound[:, None])
+        sources.append(idx[rows].astype(np.int32))
+        reached.append(cols.astype(np.int64, copy=False))
+        seconds.append(block[rows, cols] + offsets[idx][rows])
+        del block
+    if not sources:
+        return Catchments(np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0))
+    return Catchments(source=np.concatenate(sources), node=np.concatenate(reached),
+                      seconds=np.concatenate(seconds))
+
+
+# --- points to facilities ----------------------------------------------------------
+
+def point_travel_times(graph: Graph, points_lon, points_lat, facility_lon, facility_lat, *,
+                       point_ids=None, facility_ids=None, facility_names=None,
+                       max_access_m: float = modes.MAX_ACCESS_M) -> pd.DataFrame:
+    """Travel time from each point to its nearest facility.
+
+    Both points and facilities are snapped (:func:`snap_points`); a point's time is
+    its access leg, plus the network time from its node to the nearest facility's
+    node (on the reversed graph, so one-way streets are driven the right way), plus
+    that facility's access leg.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: ``id``, ``minutes`` (NaN when no facility is reachable),
+        ``facility_id``, ``facility_name`` (None when unreachable) and
+        ``snap_distance_m`` (the point's distance to the road network).
+    """
+    facilities = snap_points(graph, facility_lon, facility_lat, max_access_m=max_access_m)
+    node_seconds, node_nearest = nearest_facility(graph, facilities.node,
+                                                  facilities.access_seconds, to_sources=True)
+    points = snap_points(graph, points_lon, points_lat, max_access_m=max_access_m)
+    n_points = points.node.size
+    total = np.full(n_points, np.inf)
+    nearest = np.full(n_points, -1, dtype=np.int64)
+    snapped = points.node >= 0
+    total[snapped] = points.access_seconds[snapped] + node_seconds[points.node[snapped]]
+    nearest[snapped] = node_nearest[points.node[snapped]]
+    n_fac = facilities.node.size
+    ids = np.asarray(facility_ids if facility_ids is not None else np.arange(n_fac), dtype=object)
+    names = np.asarray(facility_names if facility_names is not None else np.full(n_fac, None),
+                       dtype=object)
+    found = nearest >= 0
+    fac_id = np.full(n_points, None, dtype=object)
+    fac_name = np.full(n_points, None, dtype=object)
+    fac_id[found] = ids[nearest[found]]
+    fac_name[found] = names[nearest[found]]
+    return pd.DataFrame({
+        "id": point_ids if point_ids is not None else np.arange(1, n_points + 1),
+        "minutes": np.where(np.isfinite(total), total / 60.0, np.nan),
+        "facility_id": fac_id,
+        "facility_name": fac_name,
+        "snap_distance_m": points.distance_m,
+    })
