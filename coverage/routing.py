@@ -249,9 +249,10 @@ def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame
         lines = geoms[rows]
         missing = pd.isna(lines)
         # Edges without geometry are straight between their nodes.
+        start, end = u[rows[missing]], v[rows[missing]]
         lines[missing] = shapely.linestrings(
-            np.stack([np.column_stack([lon[edge_u[missing]], lat[edge_u[missing]]]),
-                      np.column_stack([lon[edge_v[missing]], lat[edge_v[missing]]])], axis=1))
+            np.stack([np.column_stack([lon[start], lat[start]]),
+                      np.column_stack([lon[end], lat[end]])], axis=1))
         lines[fwd.size:] = shapely.reverse(lines[fwd.size:])
         geometry = shapely.transform(
             lines, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
