@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate,):
+    for add in (_add_validate, _add_traveltime):
         add(sub)
     return parser
 
@@ -51,6 +51,50 @@ def _run_validate(args) -> int:
 
     region = load_region(args.region)
     print(summary(region))
+    return 0
+
+
+# --- traveltime -------------------------------------------------------------
+
+def _add_traveltime(sub) -> None:
+    from coverage.modes import MODES
+
+    p = sub.add_parser("traveltime", help="travel time from each point to its nearest facility (CSV)")
+    p.add_argument("--region", default=".", help="region pack folder (default: .)")
+    p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
+    p.add_argument("--types", help="facility types, comma-separated (default: all)")
+    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
+    p.add_argument("--network", help="road network file (default: the pack's network)")
+    p.add_argument("--points", required=True, help="points file (CSV/Excel/GeoJSON/GeoPackage)")
+    p.add_argument("--crs", help="CRS of the points file: WGS84 (default), GCJ02, BD09 or EPSG:n")
+    p.add_argument("--out", required=True, help="output CSV (UTF-8 with BOM, opens in Excel)")
+    p.set_defaults(func=_run_traveltime)
+
+
+def _run_traveltime(args) -> int:
+    from coverage.errors import atomic_path
+    from coverage.facilities import active_facilities
+    from coverage.network import read_network
+    from coverage.region import load_region
+    from coverage.routing import build_graph, point_travel_times
+    from coverage.tables import read_points
+
+    region = load_region(args.region)
+    types = [t for t in args.types.split(",") if t.strip()] if args.types else None
+    facilities = active_facilities(region.facilities, args.year, types)
+    network = read_network(args.network) if args.network else region.load_network()
+    points = read_points(args.points, crs=args.crs)
+    graph = build_graph(network, args.mode, metric_crs=region.metric_crs)
+    table = point_travel_times(
+        graph, points.geometry.x.to_numpy(), points.geometry.y.to_numpy(),
+        facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(),
+        point_ids=points["id"].to_numpy(), facility_ids=facilities["id"].to_numpy(),
+        facility_names=facilities["name"].to_numpy())
+    with atomic_path(args.out) as tmp:
+        table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.2f")
+    reached = table["minutes"].notna().sum()
+    print(f"{len(table)} points, {reached} reach one of {len(facilities)} facilities "
+          f"by {args.mode}: {args.out}")
     return 0
 
 
