@@ -482,8 +482,12 @@ def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
         del block
     if not sources:
         return Catchments(np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0))
-    return Catchments(source=np.concatenate(sources), node=np.concatenate(reached),
-                      seconds=np.concatenate(seconds))
+    # Join one array at a time, dropping its parts, so the peak stays near the result size.
+    joined = []
+    for parts in (sources, reached, seconds):
+        joined.append(np.concatenate(parts))
+        parts.clear()
+    return Catchments(*joined)
 
 
 # --- points to facilities ----------------------------------------------------------
