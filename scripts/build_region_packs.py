@@ -186,7 +186,8 @@ def read_township_table(shared: Path, adcodes) -> pd.DataFrame:
         else:
             raise InputError(path, f"township {code} {first['name']} has no seat point and no "
                              "illustrative seat in ILLUSTRATIVE_SEATS", field="lon")
-        rows.append({"code": code, "name": first["name"], "kind": schema.township_kind(first["kind"]),
+        rows.append({"code": code, "name": first["name"],
+                     "kind": schema.township_kind(first["kind"]),
                      "county_code": first["county_code"], "county_name": first["county_name"],
                      "code_2016": sorted(c for c in group["code_2016"] if c),
                      "gcj_lon": lon, "gcj_lat": lat, "seat_quality": quality})
@@ -531,7 +532,8 @@ def township_features(townships: pd.DataFrame) -> list[dict]:
             "seat_quality": row.seat_quality,
             "communities_2016": int(row.communities_2016), "villages_2016": int(row.villages_2016),
         }
-        features.append({"type": "Feature", "properties": props, "geometry": mapping(row.geometry)})
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": mapping(row.geometry)})
     return features
 
 

@@ -92,7 +92,8 @@ def test_townships_tile_the_boundary(built, slug):
     tree = shapely.STRtree(polygons)
     left, right = tree.query(polygons, predicate="intersects")
     pairs = left < right
-    overlap = [polygons[i].intersection(polygons[j]).area for i, j in zip(left[pairs], right[pairs])]
+    overlap = [polygons[i].intersection(polygons[j]).area
+               for i, j in zip(left[pairs], right[pairs])]
     assert max(overlap, default=0.0) < 1.0  # m²: only rounding slivers along shared edges
     union = shapely.union_all(polygons)
     assert union.symmetric_difference(boundary).area < 1e-6 * boundary.area
