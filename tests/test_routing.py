@@ -274,3 +274,23 @@ def test_point_travel_times():
     # By car the one-way street 10 -> 20 cannot be driven back to the facility.
     car = routing.point_travel_times(graph, [coords[20][0]], [29.5], fac_lon, fac_lat)
     assert math.isnan(car["minutes"].iloc[0])
+
+
+def test_traveltime_cli_writes_excel_csv(tmp_path):
+    from coverage.cli import main
+    from coverage.region import load_region
+
+    facility = load_region(ROOT).facilities.geometry.iloc[0]
+    points = tmp_path / "points.csv"
+    points.write_text(f"id,lon,lat\nnear,{facility.x + 0.002},{facility.y}\nfar,100.0,20.0\n",
+                      encoding="utf-8")
+    out = tmp_path / "times.csv"
+    assert main(["traveltime", "--region", str(ROOT), "--mode", "walk", "--points", str(points),
+                 "--out", str(out)]) == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert table.columns.tolist() == ["id", "minutes", "facility_id", "facility_name",
+                                      "snap_distance_m"]
+    assert 0 < table["minutes"].iloc[0] < 30 and isinstance(table["facility_name"].iloc[0], str)
+    assert pd.isna(table["minutes"].iloc[1]) and pd.isna(table["facility_id"].iloc[1])
