@@ -101,7 +101,7 @@ RANK = {"residential": 1, "unclassified": 2, "tertiary": 3, "secondary": 4,
 _CLASS = {rank: name for name, rank in RANK.items()}
 
 SEAT_KINDS = ("street", "town", "township")
-_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "街道", "社区", "镇", "乡", "村")
+_SUFFIXES = ("社区居委会", "村民委员会", "居民委员会", "村委会", "居委会", "街道", "社区", "镇", "乡", "村")
 _DIGITS = "零一二三四五六七八九"
 
 
@@ -124,11 +124,12 @@ def _numeral(n: int) -> str:
 
 
 class _Raster:
-    """The terrain raster over the outline and its 8-neighbour graph.
+    """The terrain raster over the outline and its 16-neighbour graph.
 
-    Cell ``k`` (a masked cell, in row-major order) has centre ``xy[k]`` and cost
-    ``cost[k]``; ``row``/``col`` list the directed neighbour pairs of the CSR
-    structure ``indptr``/``indices`` and ``step`` their centre distances.
+    Cell ``k`` (a cell whose centre lies inside the outline, in row-major order) has
+    centre ``xy[k]``, cost ``cost[k]`` and height ``z[k]`` (m); ``row``/``indices``
+    are the directed neighbour pairs of the CSR structure ``indptr``/``indices``, and
+    ``step`` their centre distances.
     """
 
     def __init__(self, outline, rng: np.random.Generator) -> None:
@@ -303,15 +304,15 @@ def _arterials(raster: _Raster, roads: _RasterRoads, seats: pd.DataFrame) -> Non
 
 def _trunk(raster: _Raster, roads: _RasterRoads, seats: pd.DataFrame) -> None:
     """One expressway from end to end of the outline along the ridge axis."""
-    along, _ = _axes(raster.xy[:, 0], raster.xy[:, 1])
-    start, end = int(np.argmin(along)), int(np.argmax(along))
-    if along[end] - along[start] < 8000.0 or len(seats) < 2:
+    _, part = connected_components(raster.graph(), directed=False)
+    cells = np.flatnonzero(part == np.argmax(np.bincount(part)))  # the main landmass
+    along, _ = _axes(raster.xy[cells, 0], raster.xy[cells, 1])
+    start, end = int(cells[np.argmin(along)]), int(cells[np.argmax(along)])
+    if along.max() - along.min() < 8000.0 or len(seats) < 2:
         return
     flat = 1.0 + 0.5 * (raster.cost - 1.0)
     _, pred = dijkstra(raster.graph(cost=flat, climb=0.3 * CLIMB_COST), indices=start,
                        return_predecessors=True)
-    if pred[end] < 0:
-        return
     seat_xy = raster.xy[seats["cell"].to_numpy()]
     ends = [int(np.argmin(np.hypot(*(seat_xy - raster.xy[c]).T))) for c in (start, end)]
     stems = seats["name"].map(_stem).tolist()
@@ -504,6 +505,9 @@ def _check_settlements(settlements: pd.DataFrame) -> pd.DataFrame:
         raise InputError("settlements", f"missing columns {missing}: expected name, lon, "
                          "lat, population, kind", field=missing[0])
     table = settlements.reset_index(drop=True)
+    if table.empty:
+        raise InputError("settlements", "no settlements: expected at least one place to "
+                         "connect")
     kinds = (*SEAT_KINDS, "village", "facility")
     for i, row in enumerate(table.itertuples(index=False), start=1):
         if row.kind not in kinds:

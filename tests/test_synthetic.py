@@ -158,8 +158,18 @@ def test_bad_settlements_are_named():
     bad.loc[2, "kind"] = "city"
     with pytest.raises(InputError, match=r"row 3, kind"):
         synthetic_road_network(BOX, bad)
+    with pytest.raises(InputError, match="no settlements"):
+        synthetic_road_network(BOX, SETTLEMENTS.iloc[:0])
     with pytest.raises(InputError, match="boundary"):
         synthetic_road_network(shapely.Point(106.3, 29.5), SETTLEMENTS)
+
+
+def test_single_seat_gets_streets_and_village_roads():
+    few = SETTLEMENTS[SETTLEMENTS["kind"].isin(["village"]) | (SETTLEMENTS["name"] == "虎溪街道")]
+    net = synthetic_road_network(BOX, few, seed=0)
+    assert_sound(net, BOX, few)
+    assert {"residential", "unclassified"} <= set(net.edges["highway"])
+    assert "primary" not in set(net.edges["highway"])
 
 
 @pytest.mark.skipif(not (BEIBEI.exists() and TOWNSHIPS.exists()),
