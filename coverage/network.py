@@ -273,6 +273,26 @@ def _first(value):
     return value[0] if isinstance(value, list) else value
 
 
+def _merged_class_picker():
+    """Map an OSMnx ``highway`` value (a list on simplified, merged edges) to one class.
+
+    A merged edge takes the minor-most of its classes in the speed table's order
+    (e.g. steps over footway, footway over service), so no vehicle is routed across
+    a footway that simplification absorbed; values that are not roads are ignored.
+    """
+    from coverage.modes import speed_table
+
+    classes = road_classes()
+    rank = {cls: i for i, cls in enumerate(speed_table().index)}
+
+    def pick(value):
+        values = value if isinstance(value, list) else [value]
+        found = [classes[_fold(v)] for v in values if isinstance(v, str) and _fold(v) in classes]
+        return max(found, key=lambda c: rank.get(c, -1)) if found else None
+
+    return pick
+
+
 def _collapse_two_way(edges: pd.DataFrame) -> pd.DataFrame:
     """Keep one edge of each pair of opposite twins OSMnx makes of a two-way road.
 
@@ -302,8 +322,7 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     df = nx.to_pandas_edgelist(graph, source="u", target="v")
     if df.empty or "highway" not in df:
         raise InputError(path, "no highway ways: expected OpenStreetMap ways tagged highway=*")
-    classes = road_classes()
-    df["highway"] = df["highway"].map(lambda h: classes.get(_fold(_first(h))) if isinstance(_first(h), str) else None)
+    df["highway"] = df["highway"].map(_merged_class_picker())
     area = df["area"].map(_first) if "area" in df else pd.Series("", index=df.index)
     df = df[df["highway"].notna() & (area != "yes")].reset_index(drop=True)
     if df.empty:
