@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate, _add_traveltime):
+    for add in (_add_validate, _add_traveltime, _add_network):
         add(sub)
     return parser
 
@@ -95,6 +95,40 @@ def _run_traveltime(args) -> int:
     reached = table["minutes"].notna().sum()
     print(f"{len(table)} points, {reached} reach one of {len(facilities)} facilities "
           f"by {args.mode}: {args.out}")
+    return 0
+
+
+# --- network ------------------------------------------------------------------
+
+def _add_network(sub) -> None:
+    p = sub.add_parser("network", help="road networks: summarise a file, download a region's roads")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser("info", help="print nodes, edges, components and length by class")
+    info.add_argument("file", help="road network: .osm, .osm.pbf, .graphml, .shp, .gpkg, .geojson")
+    info.add_argument("--crs", help="CRS of a road file's coordinates, e.g. GCJ02, BD09, EPSG:32648")
+    info.add_argument("--class-column", help="road-class column of a road file (default: detected)")
+    info.set_defaults(func=_run_network_info)
+    fetch = actions.add_parser("fetch", help="download a region's OpenStreetMap roads into its cache")
+    fetch.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    fetch.add_argument("--type", default="all", help="OSMnx network type (default: all)")
+    fetch.set_defaults(func=_run_network_fetch)
+
+
+def _run_network_info(args) -> int:
+    from coverage.network import format_network_info, network_info, read_network
+
+    options = {k: v for k, v in (("crs", args.crs), ("class_column", args.class_column)) if v}
+    print(format_network_info(network_info(read_network(args.file, **options))))
+    return 0
+
+
+def _run_network_fetch(args) -> int:
+    from coverage.network import fetch_network
+    from coverage.region import load_region
+
+    region = load_region(args.region)
+    path = fetch_network(region.boundary, region.path / "cache" / "network", network_type=args.type)
+    print(path)
     return 0
 
 
