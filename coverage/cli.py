@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate, _add_traveltime, _add_network):
+    for add in (_add_validate, _add_traveltime, _add_network, _add_check):
         add(sub)
     return parser
 
@@ -129,6 +129,41 @@ def _run_network_fetch(args) -> int:
     region = load_region(args.region)
     path = fetch_network(region.boundary, region.path / "cache" / "network", network_type=args.type)
     print(path)
+    return 0
+
+
+# --- check ------------------------------------------------------------------
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="check the region's planning targets (targets.toml)")
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("--year", type=int, default=None,
+                   help="evaluate the facilities open in this year (default: as registered)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                   help="output format (CSV starts with a UTF-8 byte-order mark for Excel)")
+    p.add_argument("--out", default=None, help="write to this file instead of standard output")
+    p.set_defaults(func=_run_check)
+
+
+def _run_check(args) -> int:
+    from coverage.errors import write_text_atomic
+    from coverage.region import load_region
+    from coverage.targets import evaluate, format_results, results_frame, load_targets
+
+    region = load_region(args.region)
+    targets = load_targets(region)
+    if not targets:
+        print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)
+        return 2
+    results = evaluate(region, year=args.year, targets=targets)
+    text = format_results(results_frame(results, region.townships), args.format)
+    if args.out:
+        write_text_atomic(args.out, text)
+    else:
+        if args.format == "table":
+            year = args.year if args.year is not None else "现状 as registered"
+            print(f"{region.name_zh} / {region.name_en} — {year}")
+        sys.stdout.write(text)
     return 0
 
 
