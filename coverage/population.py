@@ -14,6 +14,7 @@ metric CRS. :func:`compare_population` reports where a raster and the table disa
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -125,9 +126,11 @@ def township_surface(townships: gpd.GeoDataFrame, metric_crs: str, *, cell_m: fl
         centres.extend(zip(vx, vy))
     centres = np.asarray(centres, dtype=float)
 
+    to_wgs = pyproj.Transformer.from_crs(metric_crs, "EPSG:4326", always_xy=True)
     frames = []
-    for polygon, code, population in zip(polygons, townships["code"], townships["population"]):
-        x, y = _grid_centres(polygon, cell_m)
+    for polygon, outline, code, population in zip(polygons, townships.geometry,
+                                                  townships["code"], townships["population"]):
+        x, y = _grid_centres(polygon, outline, cell_m, to_wgs)
         if x.size == 0:
             p = polygon.representative_point()
             x, y = np.array([p.x]), np.array([p.y])
@@ -140,15 +143,21 @@ def township_surface(townships: gpd.GeoDataFrame, metric_crs: str, *, cell_m: fl
     return _points_frame(pd.concat(frames, ignore_index=True), metric_crs)
 
 
-def _grid_centres(polygon, cell_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the ``cell_m`` grid cells whose centre lies inside ``polygon``."""
-    minx, miny, maxx, maxy = polygon.bounds
+def _grid_centres(polygon, outline, cell_m: float, to_wgs) -> tuple[np.ndarray, np.ndarray]:
+    """Metric centres of the ``cell_m`` grid cells whose centre lies inside the township.
+
+    Inside is tested on the WGS-84 ``outline`` (the polygon as stored), so that a
+    point is always in the township it is assigned to; ``polygon`` (metric) only
+    bounds the grid.
+    """
+    minx, miny, maxx, maxy = polygon.buffer(cell_m).bounds
     xs = (np.arange(np.floor(minx / cell_m), np.ceil(maxx / cell_m)) + 0.5) * cell_m
     ys = (np.arange(np.floor(miny / cell_m), np.ceil(maxy / cell_m)) + 0.5) * cell_m
     gx, gy = np.meshgrid(xs, ys)
     gx, gy = gx.ravel(), gy.ravel()
-    shapely.prepare(polygon)
-    inside = shapely.contains_xy(polygon, gx, gy)
+    lon, lat = to_wgs.transform(gx, gy)
+    shapely.prepare(outline)
+    inside = shapely.contains_xy(outline, lon, lat)
     return gx[inside], gy[inside]
 
 
@@ -190,12 +199,13 @@ def raster_points(raster: str | Path, townships: gpd.GeoDataFrame, metric_crs: s
         to_raster = pyproj.Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
         bounds = shapely.transform(boundary, lambda c: np.column_stack(
             to_raster.transform(c[:, 0], c[:, 1]))).bounds
-        full = Window(0, 0, src.width, src.height)
-        try:
-            window = from_bounds(*bounds, transform=src.transform).round_offsets(
-                "floor").round_lengths("ceil").intersection(full)
-        except rasterio.errors.WindowError:
-            raise InputError(path, "the raster does not overlap the region") from None
+        box = from_bounds(*bounds, transform=src.transform)
+        col0, row0 = max(0, math.floor(box.col_off)), max(0, math.floor(box.row_off))
+        col1 = min(src.width, math.ceil(box.col_off + box.width))
+        row1 = min(src.height, math.ceil(box.row_off + box.height))
+        if col1 <= col0 or row1 <= row0:
+            raise InputError(path, "the raster does not overlap the region")
+        window = Window(col0, row0, col1 - col0, row1 - row0)
         xs, ys, values = [], [], []
         row_end = window.row_off + window.height
         for row in range(window.row_off, row_end, window_rows):
