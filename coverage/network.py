@@ -301,7 +301,8 @@ def _collapse_two_way(edges: pd.DataFrame) -> pd.DataFrame:
     """
     two = edges.index[~edges["oneway"].to_numpy(dtype=bool)]
     t = edges.loc[two]
-    rev = t["reversed"].map(lambda r: 0.5 if isinstance(r, list) or pd.isna(r) else float(r == True))  # noqa: E712
+    # 0 drawn direction, 1 reverse twin, 0.5 unknown (missing, or mixed on merged edges)
+    rev = t["reversed"].map(lambda r: 0.5 if isinstance(r, list) or pd.isna(r) else float(bool(r)))
     order = pd.DataFrame({
         "a": np.minimum(t["u"], t["v"]), "b": np.maximum(t["u"], t["v"]),
         "len": np.round(t["length"].to_numpy(dtype=float), 1),
