@@ -263,6 +263,19 @@ def normalise_crs_name(crs: str | int | None) -> str:
     return parsed.to_string()
 
 
+def _convert(lon, lat, crs, *, to_wgs: bool) -> tuple[np.ndarray, np.ndarray]:
+    name = normalise_crs_name(crs)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if name == "WGS84":
+        return lon, lat
+    if name in _OFFSET_DATUMS:
+        inverse, forward = _OFFSET_DATUMS[name]
+        return (inverse if to_wgs else forward)(lon, lat)
+    source, target = (name, "EPSG:4326") if to_wgs else ("EPSG:4326", name)
+    return pyproj.Transformer.from_crs(source, target, always_xy=True).transform(lon, lat)
+
+
 def to_wgs84(lon, lat, crs: str | int | None) -> tuple[np.ndarray, np.ndarray]:
     """Convert coordinates in any supported CRS to WGS-84 longitude/latitude.
 
@@ -274,28 +287,16 @@ def to_wgs84(lon, lat, crs: str | int | None) -> tuple[np.ndarray, np.ndarray]:
         ``'WGS84'``, ``'GCJ02'``, ``'BD09'`` (and their aliases) or anything
         :class:`pyproj.CRS` accepts, such as ``'EPSG:32648'``.
     """
-    name = normalise_crs_name(crs)
-    if name == "WGS84":
-        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    if name == "GCJ02":
-        return gcj02_to_wgs84(lon, lat)
-    if name == "BD09":
-        return bd09_to_wgs84(lon, lat)
-    transformer = pyproj.Transformer.from_crs(name, "EPSG:4326", always_xy=True)
-    return transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
+    return _convert(lon, lat, crs, to_wgs=True)
 
 
 def from_wgs84(lon, lat, crs: str | int | None) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS-84 longitude/latitude to any supported CRS (see :func:`to_wgs84`)."""
-    name = normalise_crs_name(crs)
-    if name == "WGS84":
-        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    if name == "GCJ02":
-        return wgs84_to_gcj02(lon, lat)
-    if name == "BD09":
-        return wgs84_to_bd09(lon, lat)
-    transformer = pyproj.Transformer.from_crs("EPSG:4326", name, always_xy=True)
-    return transformer.transform(np.asarray(lon, float), np.asarray(lat, float))
+    return _convert(lon, lat, crs, to_wgs=False)
+
+
+#: The offset datums: (to WGS-84, from WGS-84).
+_OFFSET_DATUMS = {"GCJ02": (gcj02_to_wgs84, wgs84_to_gcj02), "BD09": (bd09_to_wgs84, wgs84_to_bd09)}
 
 
 def transform_geometry(geom, crs: str | int | None):
