@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate, _add_traveltime, _add_network, _add_check):
+    for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones):
         add(sub)
     return parser
 
@@ -164,6 +164,76 @@ def _run_check(args) -> int:
             year = args.year if args.year is not None else "现状 as registered"
             print(f"{region.name_zh} / {region.name_en} — {year}")
         sys.stdout.write(text)
+    return 0
+
+
+
+# --- isochrones -------------------------------------------------------------
+
+def _minutes_list(text: str) -> list[float]:
+    try:
+        bands = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        bands = []
+    if not bands or min(bands) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive minutes such as 5,10,15,30, got {text!r}")
+    return bands
+
+
+def _add_isochrones(sub) -> None:
+    from coverage.modes import MODES
+
+    p = sub.add_parser("isochrones", help="isochrones (等时圈) along the roads, as GeoJSON")
+    p.add_argument("--region", default=".", help="region pack folder (default: .)")
+    p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
+    p.add_argument("--minutes", type=_minutes_list, default=[5.0, 10.0, 15.0, 30.0],
+                   help="bands in minutes, comma-separated (default: 5,10,15,30)")
+    p.add_argument("--types", help="facility types, comma-separated (default: all)")
+    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
+    p.add_argument("--network", help="road network file (default: the pack's network)")
+    p.add_argument("--per-facility", action="store_true",
+                   help="one polygon per facility and band (default: merged bands, nearest facility)")
+    p.add_argument("--buffer", type=float, default=75.0, help="metres drawn either side of a reached road")
+    p.add_argument("--out", required=True, help="output GeoJSON (WGS-84)")
+    p.set_defaults(func=_run_isochrones)
+
+
+def _run_isochrones(args) -> int:
+    from coverage.errors import write_text_atomic
+    from coverage.facilities import active_facilities
+    from coverage.isochrones import facility_isochrones, isochrone_polygons
+    from coverage.network import read_network
+    from coverage.region import load_region
+    from coverage.routing import build_graph, nearest_facility, snap_points
+
+    region = load_region(args.region)
+    types = [t for t in args.types.split(",") if t.strip()] if args.types else None
+    facilities = active_facilities(region.facilities, args.year, types)
+    if facilities.empty:
+        raise InputError(region.files["facilities"], "no facility is open"
+                         + (f" in {args.year}" if args.year else "")
+                         + (f" of types {args.types}" if types else ""), field="type")
+    network = read_network(args.network) if args.network else region.load_network()
+    graph = build_graph(network, args.mode, metric_crs=region.metric_crs)
+    snap = snap_points(graph, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
+    if args.per_facility:
+        bands = facility_isochrones(graph, snap.node, args.minutes,
+                                    source_ids=facilities["id"].to_numpy(),
+                                    source_offsets=snap.access_seconds, buffer_m=args.buffer)
+        names = dict(zip(facilities["id"], facilities["name"]))
+        bands["facility_name"] = bands["facility_id"].map(names)
+        columns = ["minutes", "mode", "facility_id", "facility_name", "geometry"]
+    else:
+        seconds, _ = nearest_facility(graph, snap.node, snap.access_seconds,
+                                      limit=max(args.minutes) * 60.0)
+        bands = isochrone_polygons(graph, seconds, args.minutes, buffer_m=args.buffer)
+        columns = ["minutes", "mode", "geometry"]
+    bands["mode"] = args.mode
+    bands = bands[columns]
+    write_text_atomic(args.out, bands.to_json(drop_id=True, ensure_ascii=False))
+    unsnapped = int((snap.node < 0).sum())
+    print(f"{len(bands)} isochrones of {len(facilities)} facilities by {args.mode}"
+          + (f" ({unsnapped} too far from any road)" if unsnapped else "") + f": {args.out}")
     return 0
 
 

@@ -17,7 +17,8 @@ from coverage.network import RoadNetwork
 METRIC = "EPSG:32648"
 X0, Y0 = 645_000.0, 3_264_000.0  # near 106.5°E 29.5°N in UTM 48N
 WALK_MS = 4.5 / 3.6  # walking speed of every class used here, m/s
-HELSINKI = Path(__file__).parent / "data" / "Helsinki.osm.pbf"
+ROOT = Path(__file__).resolve().parents[1]
+HELSINKI = ROOT / "tests" / "data" / "Helsinki.osm.pbf"
 _TO_WGS = pyproj.Transformer.from_crs(METRIC, "EPSG:4326", always_xy=True)
 
 
@@ -215,3 +216,25 @@ def test_helsinki_facility_isochrones():
     assert reached.geometry.within(hull.buffer(0.01)).all()
     areas = reached.to_crs(graph.metric_crs).area.to_numpy().reshape(-1, 2)
     assert (areas[:, 1] >= areas[:, 0]).all()
+
+
+def test_cli_writes_wgs84_geojson(tmp_path):
+    import geopandas as gpd
+
+    from coverage.cli import main
+
+    out = tmp_path / "iso.geojson"
+    assert main(["isochrones", "--region", str(ROOT), "--mode", "walk", "--minutes", "5,10",
+                 "--per-facility", "--out", str(out)]) == 0
+    iso = gpd.read_file(out)
+    assert list(iso.columns) == ["minutes", "mode", "facility_id", "facility_name", "geometry"]
+    assert iso.crs.to_epsg() == 4326 and (iso["mode"] == "walk").all()
+    assert iso.geometry.is_valid.all() and not iso.geometry.is_empty.all()
+    assert sorted(set(iso["minutes"])) == [5, 10]
+    merged = tmp_path / "merged.geojson"
+    assert main(["isochrones", "--region", str(ROOT), "--mode", "walk", "--minutes", "5,10",
+                 "--out", str(merged)]) == 0
+    bands = gpd.read_file(merged)
+    assert list(bands["minutes"]) == [5, 10]
+    union = iso[iso["minutes"] == 10].to_crs(32648).union_all()
+    assert union.area == pytest.approx(bands.to_crs(32648).geometry.iloc[1].area, rel=0.005)
