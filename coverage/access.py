@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage import routing, schema
+from coverage import routing
 from coverage.facilities import BASIC_CARE_TYPES, active_facilities
 from coverage.population import population_points
 
@@ -86,11 +86,7 @@ class AccessContext:
 
     def facilities(self, types: Iterable[str] | None = None) -> gpd.GeoDataFrame:
         """The facilities open in the context's year, of ``types`` (all when ``None``)."""
-        open_now = active_facilities(self.region.facilities, self.year)
-        if types is None:
-            return open_now
-        wanted = [schema.facility_type(t) for t in types]
-        return open_now[open_now["type"].isin(wanted)]
+        return active_facilities(self.region.facilities, self.year, types)
 
     def _snap(self, mode: str) -> routing.Snap:
         if mode not in self._snaps:

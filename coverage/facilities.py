@@ -210,5 +210,5 @@ def active_facilities(facilities: gpd.GeoDataFrame, year: int | None = None,
         is_open = opened & not_closed
     if types is not None:
         wanted = [schema.facility_type(t) for t in types]
-        is_open &= facilities["type"].isin(wanted).to_numpy()
+        is_open = is_open & facilities["type"].isin(wanted).to_numpy()
     return facilities[is_open]

@@ -47,10 +47,9 @@ import numpy as np
 import pandas as pd
 
 from coverage import schema
-from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within, within
+from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
-from coverage.modes import MODES
 from coverage.population import assign_townships
 
 TARGETS_FILE = "targets.toml"

@@ -65,6 +65,7 @@ def test_active_facilities_by_year():
     assert set(active_facilities(register, 2025)["id"]) == {"A1", "A3", "A4"}
     assert set(active_facilities(register)["id"]) == {"A1", "A3"}
     assert set(active_facilities(register, 2025, types=["三级医院"])["id"]) == {"A4"}
+    assert set(active_facilities(register, types=["卫生院"])["id"]) == {"A3"}
 
 
 def read_facilities_from_text(text, name="f.csv", **kw):
