@@ -21,13 +21,16 @@ TEXT = {
     "zh": {"title": "重庆医疗卫生服务覆盖规划", "region": "规划区域", "lang": "语言 Language",
            "townships": "乡镇街道", "population": "常住人口", "facilities": "医疗卫生机构",
            "provenance": "数据来源与质量", "base": "底图", "plain": "无底图（离线）",
-           "offline": "离线时请选择“无底图”：边界、乡镇与机构仍可显示。",
+           "offline": "离线时请选择“无底图”：边界、乡镇与机构以静态图显示（交互地图需联网加载）。",
+           "hollow": "静态图中空心圆为规划、在建或已关闭的机构。",
            "table": "机构名录", "layer": "图层", "quality": "质量", "source": "来源"},
     "en": {"title": "Chongqing health service-coverage planning", "region": "Region",
            "lang": "语言 Language", "townships": "Townships", "population": "Residents",
            "facilities": "Health facilities", "provenance": "Data sources and quality",
            "base": "Base map", "plain": "None (offline)",
-           "offline": "Offline? Choose 'None': boundaries, townships and facilities still show.",
+           "offline": "Offline? Choose 'None': boundaries, townships and facilities show as a "
+                      "static map (the interactive map loads its scripts from the web).",
+           "hollow": "On the static map, hollow circles are planned, under construction or closed.",
            "table": "Facility register", "layer": "Layer", "quality": "Quality",
            "source": "Source"},
 }
@@ -60,12 +63,16 @@ def main() -> None:
     c2.metric(t["population"], f"{int(region.townships['population'].sum()):,}")
     c3.metric(t["facilities"], len(region.facilities))
 
-    fmap = maps.region_map(region, lang, tiles="OpenStreetMap" if base == "OpenStreetMap" else None)
     left, right = st.columns([4, 1])
     with left:
-        st_folium(fmap, height=620, use_container_width=True, returned_objects=[])
+        if base == "OpenStreetMap":
+            st_folium(maps.region_map(region, lang), height=620, use_container_width=True,
+                      returned_objects=[])
+        else:
+            st.pyplot(maps.static_region_figure(region), clear_figure=True)
     with right:
         st.markdown(maps.legend_html(lang), unsafe_allow_html=True)
+        st.caption(t["hollow"])
 
     with st.expander(t["table"]):
         table = pd.DataFrame(region.facilities.drop(columns="geometry"))

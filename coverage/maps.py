@@ -161,3 +161,36 @@ def region_map(region: Region, lang: str = "zh", *, tiles: str | None = "OpenStr
                    name=TEXT[lang]["facilities"] + _quality(region, "facilities", lang))
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
+
+
+def static_region_figure(region: Region, facilities: gpd.GeoDataFrame | None = None):
+    """The region map as a matplotlib figure, for machines with no access to tile
+    servers or the Leaflet CDN: township density, boundary and facilities by type.
+
+    Text-free (colours as in :data:`TYPE_COLOURS`, :func:`legend_html` explains
+    them), so it renders without CJK fonts.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    facilities = region.facilities if facilities is None else facilities
+    towns = region.townships.to_crs(region.metric_crs)
+    density = towns["population"].astype(float) / (towns.area / 1e6)
+    fig, ax = plt.subplots(figsize=(9, 9))
+    towns.assign(density=density).plot(ax=ax, column="density", cmap="YlOrRd", alpha=0.55,
+                                       edgecolor="#555555", linewidth=0.6)
+    gpd.GeoSeries([region.boundary], crs="EPSG:4326").to_crs(region.metric_crs).boundary.plot(
+        ax=ax, color="#333333", linewidth=1.8)
+    points = facilities.to_crs(region.metric_crs)
+    for key, colour in TYPE_COLOURS.items():
+        sel = points[points["type"] == key]
+        if len(sel):
+            hollow = ~sel["status"].isin(("existing", "relocating"))
+            sel[~hollow].plot(ax=ax, color=colour, markersize=60, edgecolor="white", zorder=3)
+            sel[hollow].plot(ax=ax, facecolor="none", edgecolor=colour, markersize=60,
+                             linewidth=1.5, zorder=3)
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig

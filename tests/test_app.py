@@ -25,3 +25,9 @@ def test_english_and_second_region():
     at.sidebar.selectbox[0].select_index(1).run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Townships"] == "17"
+
+
+def test_offline_static_map():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.sidebar.radio[1].set_value("无底图（离线）").run()
+    assert not at.exception
