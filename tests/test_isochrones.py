@@ -158,6 +158,26 @@ def test_bands_are_nested_and_valid_wgs84(grid_graph):
         assert large.area > small.area
 
 
+def test_bands_match_a_direct_construction(grid_graph):
+    # The definition, edge by edge: every reached edge cut at its reachable fraction,
+    # every reached node, each buffered (as coarsely as the library), all unioned.
+    seconds, _ = routing.nearest_facility(grid_graph, [10, 60], [0.0, 90.0])
+    limit = 7 * 60.0
+    parts = [shapely.Point(x, y).buffer(75, quad_segs=4) for x, y, t in
+             zip(grid_graph.x, grid_graph.y, seconds) if t <= limit]
+    for u, v, edge_seconds in zip(grid_graph.edge_u, grid_graph.edge_v, grid_graph.edge_seconds):
+        if seconds[u] <= limit:
+            f = min(1.0, (limit - seconds[u]) / edge_seconds)
+            start = np.array([grid_graph.x[u], grid_graph.y[u]])
+            end = start + f * (np.array([grid_graph.x[v], grid_graph.y[v]]) - start)
+            parts.append(shapely.LineString([start, end]).buffer(75, quad_segs=4))
+    expected = shapely.union_all(parts)
+    shape = isochrone_polygons(grid_graph, seconds, [7]).to_crs(METRIC).geometry.iloc[0]
+    assert shape.symmetric_difference(expected).area < 1e-6 * expected.area
+    assert shapely.get_num_interior_rings(shape.geoms).sum() == (
+        shapely.get_num_interior_rings(expected.geoms).sum())
+
+
 def test_merged_bands_are_the_union_of_facility_isochrones(grid_graph):
     sources, offsets = [0, 40, 70], [0.0, 60.0, 200.0]
     seconds, _ = routing.nearest_facility(grid_graph, sources, offsets)
