@@ -167,7 +167,6 @@ def _run_check(args) -> int:
     return 0
 
 
-
 # --- isochrones -------------------------------------------------------------
 
 def _minutes_list(text: str) -> list[float]:
@@ -175,8 +174,9 @@ def _minutes_list(text: str) -> list[float]:
         bands = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
         bands = []
-    if not bands or min(bands) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive minutes such as 5,10,15,30, got {text!r}")
+    if not bands or not all(0 < b < float("inf") for b in bands):
+        raise argparse.ArgumentTypeError(
+            f"expected positive minutes such as 5,10,15,30, got {text!r}")
     return bands
 
 
@@ -192,8 +192,9 @@ def _add_isochrones(sub) -> None:
     p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
     p.add_argument("--per-facility", action="store_true",
-                   help="one polygon per facility and band (default: merged bands, nearest facility)")
-    p.add_argument("--buffer", type=float, default=75.0, help="metres drawn either side of a reached road")
+                   help="one polygon per facility and band (default: merged, nearest facility)")
+    p.add_argument("--buffer", type=float, default=75.0,
+                   help="metres drawn either side of a reached road (default: 75)")
     p.add_argument("--out", required=True, help="output GeoJSON (WGS-84)")
     p.set_defaults(func=_run_isochrones)
 
