@@ -1,0 +1,308 @@
+"""A region's layers (图层): isochrones, coverage, gaps, facilities, targets, report.
+
+:func:`write_layers` regenerates a pack's ``layers/`` folder in one go:
+
+=========================  ==========================================================
+``isochrones.geojson``     bands (5, 10, 15, 30 min) around the open basic-care
+                           facilities, for each mode (walk, ebike, car)
+``townships.geojson``      townships with residents within the circle's threshold
+``townships.csv``          residents within each band, per township and region
+``gaps.geojson``           clusters of uncovered residents (:mod:`coverage.gaps`)
+``facilities.geojson``     facilities open in the year
+``targets.csv``            every planning target checked (:func:`coverage.targets.evaluate`)
+``layers.gpkg``            the four geometry layers above in one GeoPackage
+``provenance.json``        which inputs each layer rests on and how good they are
+``report.html``            the self-contained report (:mod:`coverage.report`)
+=========================  ==========================================================
+
+The mode per township kind, the threshold and the facility types are those of the
+pack's ``circle`` target (15分钟基本医疗卫生服务圈), or the defaults without one.
+
+Outputs are byte-identical across runs on the same inputs: GeoJSON is written here
+(not through GDAL) with properties in a fixed order, coordinates rounded to
+:data:`PRECISION` decimals (0.1 m) after simplifying by :data:`SIMPLIFY_DEG`
+(about 5 m); CSVs start with a UTF-8 byte-order mark so Excel reads the Chinese.
+``layers.gpkg`` holds the same geometry layers in one GeoPackage, written
+through GDAL with ``OGR_CURRENT_DATE`` fixed (:data:`GPKG_DATE`) so that its
+embedded timestamps, and so its bytes, do not change between runs. Every file is written into a temporary folder beside
+``out_dir``, which replaces ``out_dir`` only once all are written: a failure leaves
+the old layers as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from coverage import routing
+from coverage.access import AccessContext, population_within
+from coverage.errors import write_bytes_atomic, write_text_atomic
+from coverage.gaps import coverage_gaps
+from coverage.isochrones import isochrone_polygons
+from coverage.modes import MODES
+from coverage.targets import DEFAULTS, evaluate, format_results, load_targets, results_frame
+
+#: Isochrone bands, in minutes.
+BANDS = (5, 10, 15, 30)
+#: Decimals of WGS-84 coordinates (1e-6 degree is about 0.1 m).
+PRECISION = 6
+#: Simplification tolerance of polygons, in degrees (about 5 m in Chongqing).
+SIMPLIFY_DEG = 5e-5
+#: Timestamp written into the GeoPackage's metadata, fixed so its bytes are stable.
+GPKG_DATE = "2000-01-01T00:00:00Z"
+#: Gaps with fewer residents are left out of the layer.
+MIN_GAP_POPULATION = 50
+
+FACILITY_COLUMNS = ("id", "name", "type", "grade", "township_code", "status", "opening_year",
+                    "closing_year", "beds", "location_quality")
+
+
+def circle_parameters(region) -> dict:
+    """Threshold, facility types and mode per kind of the pack's circle target."""
+    params = dict(DEFAULTS["circle"])
+    for target in load_targets(region):
+        if target.rule == "circle":
+            params.update(target.parameters)
+            break
+    return params
+
+
+def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int | None = None,
+                 bands=BANDS, min_gap_population: float = MIN_GAP_POPULATION,
+                 progress: bool | None = None) -> list[Path]:
+    """Regenerate a region's layers into ``out_dir`` (default ``<pack>/layers``).
+
+    Parameters
+    ----------
+    region
+        A :class:`coverage.region.Region` with a road network.
+    out_dir
+        The folder; replaced as a whole once every file is written.
+    year
+        Facilities open in that year (``None``: the register as it stands).
+    bands
+        Isochrone bands and coverage thresholds, in minutes.
+    min_gap_population
+        Gaps with fewer residents are left out.
+    progress
+        Show a progress bar; default when standard error is a terminal.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, sorted.
+    """
+    from tqdm import tqdm
+
+    from coverage.report import render_report
+
+    out_dir = Path(out_dir) if out_dir is not None else region.path / "layers"
+    params = circle_parameters(region)
+    context = AccessContext(region, year=year)
+    basic = context.facilities(params["types"])
+    files: dict[str, str | bytes] = {}
+    steps = [*MODES, "coverage", "gaps", "targets", "report"]
+    bar = tqdm(steps, desc=f"layers {region.slug}", unit="step",
+               disable=not (sys.stderr.isatty() if progress is None else progress))
+    isochrones = []
+    for step in bar:
+        bar.set_postfix_str(step)
+        if step in MODES:
+            isochrones.append(mode_isochrones(context, step, basic, bands))
+        elif step == "coverage":
+            seconds, _ = context.seconds_by_kind(params["modes"], basic)
+            table = population_within(context.population, seconds, bands, region.townships,
+                                      mode=params["modes"], region_name=region.name_zh)
+            files["townships.csv"] = csv_text(table.round({"share": 6}))
+            towns = township_coverage(region, table, params["minutes"])
+            files["townships.geojson"] = geojson_text(towns)
+        elif step == "gaps":
+            gaps = coverage_gaps(context, minutes=params["minutes"], types=params["types"],
+                                 mode=params["modes"], min_population=min_gap_population)
+            files["gaps.geojson"] = geojson_text(gaps)
+        elif step == "targets":
+            results = results_frame(evaluate(region, year=year, context=context),
+                                    region.townships)
+            files["targets.csv"] = format_results(results, "csv")
+        else:
+            bands_frame = pd.concat(isochrones, ignore_index=True)
+            files["isochrones.geojson"] = geojson_text(bands_frame)
+            open_now = context.facilities()[list(FACILITY_COLUMNS) + ["geometry"]]
+            files["facilities.geojson"] = geojson_text(open_now)
+            files["layers.gpkg"] = gpkg_bytes({
+                "isochrones": bands_frame, "townships": towns, "gaps": gaps,
+                "facilities": open_now})
+            files["provenance.json"] = json.dumps(
+                provenance(region, year, params), ensure_ascii=False, indent=2,
+                sort_keys=True) + "\n"
+            files["report.html"] = render_report(
+                region, year=year, params=params, townships=towns, targets=results,
+                facilities=open_now, isochrones=bands_frame, gaps=gaps)
+    return replace_dir(out_dir, files)
+
+
+def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFrame,
+                    bands) -> gpd.GeoDataFrame:
+    """Merged bands around ``facilities`` for one mode, simplified for the layer."""
+    graph = context.graph(mode)
+    sites = routing.snap_points(graph, facilities.geometry.x.to_numpy(),
+                                facilities.geometry.y.to_numpy())
+    seconds, _ = routing.nearest_facility(graph, sites.node, sites.access_seconds,
+                                          limit=max(bands) * 60.0)
+    frame = isochrone_polygons(graph, seconds, bands)
+    frame.insert(0, "mode", mode)
+    return frame
+
+
+def township_coverage(region, table: pd.DataFrame, minutes: float) -> gpd.GeoDataFrame:
+    """Township polygons with population, residents within ``minutes`` and share."""
+    rows = table[(table["code"] != "") & (table["minutes"] == minutes)].set_index("code")
+    towns = region.townships[["code", "name", "kind", "geometry"]].copy()
+    codes = towns["code"].astype(str)
+    towns["mode"] = codes.map(rows["mode"]).to_numpy()
+    towns["minutes"] = minutes
+    towns["population"] = codes.map(rows["population"]).to_numpy()
+    towns["covered"] = codes.map(rows["covered"]).to_numpy()
+    towns["share"] = codes.map(rows["share"]).to_numpy()
+    return towns
+
+
+def provenance(region, year: int | None, params: dict) -> dict:
+    """What each layer rests on, with the pack's provenance and caveats."""
+    inputs = {layer: {k: info.get(k, "") for k in ("source", "quality", "licence")}
+              for layer, info in sorted(region.provenance.items())}
+    uses = {"isochrones.geojson": ["network", "facilities"],
+            "townships.geojson": ["townships", "population", "network", "facilities"],
+            "townships.csv": ["townships", "population", "network", "facilities"],
+            "gaps.geojson": ["townships", "population", "network", "facilities"],
+            "facilities.geojson": ["facilities"],
+            "targets.csv": ["townships", "population", "network", "facilities", "villages"],
+            "report.html": sorted(inputs)}
+    layers = {}
+    for name, needs in uses.items():
+        needs = [n for n in needs if n in inputs]
+        layers[name] = {"inputs": needs,
+                        "qualities": sorted({inputs[n]["quality"] for n in needs})}
+    return {"region": region.slug, "year": year, "circle": {
+        "minutes": params["minutes"], "types": list(params["types"]),
+        "modes": params["modes"]}, "inputs": inputs, "layers": layers,
+        "caveats": dict(sorted(region.caveats.items()))}
+
+
+# --- deterministic writers -------------------------------------------------------
+
+def _scalar(value):
+    """A JSON value: NaN/NA -> None, numpy -> Python, floats rounded, integral floats int."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        value = round(value, 6)
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    return value
+
+
+def _round(coords):
+    if isinstance(coords[0], (list, tuple)):
+        return [_round(c) for c in coords]
+    return [round(float(c), PRECISION) for c in coords]
+
+
+def clean_geometry(geom):
+    """Simplified by :data:`SIMPLIFY_DEG` (polygons), snapped to :data:`PRECISION`, normalised.
+
+    Normalising (rings and parts in a canonical order) makes the text independent
+    of the order in which a union happened to assemble the polygon.
+    """
+    if geom is None or geom.is_empty:
+        return geom
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        geom = shapely.simplify(geom, SIMPLIFY_DEG, preserve_topology=True)
+    return shapely.normalize(shapely.set_precision(geom, 10.0 ** -PRECISION))
+
+
+def geojson_text(frame: gpd.GeoDataFrame) -> str:
+    """A WGS-84 GeoDataFrame as deterministic GeoJSON text (one feature per line)."""
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs("EPSG:4326")
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    lines = []
+    for geom, record in zip(frame.geometry, frame[columns].to_dict(orient="records")):
+        geom = clean_geometry(geom)
+        mapped = None
+        if geom is not None and not geom.is_empty:
+            mapped = shapely.geometry.mapping(geom)
+            mapped = {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
+        feature = {"type": "Feature", "properties": {k: _scalar(v) for k, v in record.items()},
+                   "geometry": mapped}
+        lines.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+    return ('{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n")
+
+
+def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame]) -> bytes:
+    """Layers (name -> frame) as one GeoPackage, geometries as in :func:`geojson_text`."""
+    import pyogrio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "layers.gpkg"
+        previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
+        try:
+            for name, frame in layers.items():
+                frame = frame.to_crs("EPSG:4326").set_geometry(
+                    [clean_geometry(g) for g in frame.geometry], crs="EPSG:4326")
+                pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
+                                        append=path.exists())
+        finally:
+            pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+        return path.read_bytes()
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A table as CSV text with a UTF-8 byte-order mark (Excel reads it as UTF-8)."""
+    return "\ufeff" + frame.to_csv(index=False, lineterminator="\n")
+
+
+def replace_dir(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
+    """Write ``files`` (name -> text or bytes) into a fresh folder that then replaces ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    old = None
+    try:
+        for name, data in sorted(files.items()):
+            if isinstance(data, bytes):
+                write_bytes_atomic(staging / name, data)
+            else:
+                write_text_atomic(staging / name, data)
+        os.chmod(staging, 0o777 & ~_umask())
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, old / out_dir.name)
+        os.replace(staging, out_dir)
+    except BaseException:
+        if old is not None and not out_dir.exists():
+            os.replace(old / out_dir.name, out_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return sorted(out_dir / name for name in files)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
