@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones):
+    for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones,
+                _add_layers):
         add(sub)
     return parser
 
@@ -235,6 +236,26 @@ def _run_isochrones(args) -> int:
     unsnapped = int((snap.node < 0).sum())
     print(f"{len(bands)} isochrones of {len(facilities)} facilities by {args.mode}"
           + (f" ({unsnapped} too far from any road)" if unsnapped else "") + f": {args.out}")
+    return 0
+
+
+# --- layers -----------------------------------------------------------------
+
+def _add_layers(sub) -> None:
+    p = sub.add_parser("layers", help="regenerate the region's layers/ (GeoJSON, GPKG, CSV, report)")
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("--year", type=int, default=None,
+                   help="facilities open in this year (default: as registered)")
+    p.add_argument("--out", default=None, help="output folder (default: <region>/layers)")
+    p.set_defaults(func=_run_layers)
+
+
+def _run_layers(args) -> int:
+    from coverage.layers import write_layers
+    from coverage.region import load_region
+
+    files = write_layers(load_region(args.region), args.out, year=args.year)
+    print(f"{len(files)} files: {files[0].parent}")
     return 0
 
 
