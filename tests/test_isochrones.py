@@ -178,6 +178,18 @@ def test_bands_match_a_direct_construction(grid_graph):
         shapely.get_num_interior_rings(expected.geoms).sum())
 
 
+def test_large_groups_dissolved_in_chunks_give_the_same_polygon(grid_graph, monkeypatch):
+    import coverage.isochrones
+
+    seconds, _ = routing.nearest_facility(grid_graph, [10, 60])
+    whole = isochrone_polygons(grid_graph, seconds, [4, 8]).to_crs(METRIC).geometry
+    monkeypatch.setattr(coverage.isochrones, "_CHUNK_PIECES", 3)
+    chunked = isochrone_polygons(grid_graph, seconds, [4, 8]).to_crs(METRIC).geometry
+    assert chunked.is_valid.all()
+    for a, b in zip(whole, chunked):
+        assert a.symmetric_difference(b).area < 1e-6 * a.area
+
+
 def test_merged_bands_are_the_union_of_facility_isochrones(grid_graph):
     sources, offsets = [0, 40, 70], [0.0, 60.0, 200.0]
     seconds, _ = routing.nearest_facility(grid_graph, sources, offsets)
