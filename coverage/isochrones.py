@@ -202,7 +202,7 @@ def _dissolve(graph, index: _EdgeIndex, group: np.ndarray, node: np.ndarray,
         if len(members) > _CHUNK_PIECES:
             # Big groups (merged bands of a large region) are dissolved in chunks so
             # that every core works on them; chunks are runs along a Hilbert curve,
-            # compact areas that overlap only at their seams.
+            # so that they overlap little.
             members = members[np.argsort(gpd.GeoSeries(members).hilbert_distance().to_numpy(),
                                          kind="stable")]
         tasks.extend((g, members[i:i + _CHUNK_PIECES])
