@@ -9,6 +9,7 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from shapely import affinity
 
 from coverage import routing
 from coverage.isochrones import facility_isochrones, isochrone_polygons
@@ -49,7 +50,7 @@ def network(points: dict[int, tuple[float, float]], roads: list[tuple], *,
 
 def metric(frame):
     """The isochrones' geometries in the test's metric CRS, as offsets from X0, Y0."""
-    return shapely.affinity.translate(frame.to_crs(METRIC).geometry.union_all(), -X0, -Y0)
+    return affinity.translate(frame.to_crs(METRIC).geometry.union_all(), -X0, -Y0)
 
 
 def grid(k: int, spacing: float) -> RoadNetwork:
