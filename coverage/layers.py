@@ -20,13 +20,14 @@ pack's ``circle`` target (15分钟基本医疗卫生服务圈), or the defaults 
 
 Outputs are byte-identical across runs on the same inputs: GeoJSON is written here
 (not through GDAL) with properties in a fixed order, coordinates rounded to
-:data:`PRECISION` decimals (0.1 m) after simplifying by :data:`SIMPLIFY_DEG`
+:data:`PRECISION` decimals (1 m) after simplifying by :data:`SIMPLIFY_DEG`
 (about 5 m); CSVs start with a UTF-8 byte-order mark so Excel reads the Chinese.
 ``layers.gpkg`` holds the same geometry layers in one GeoPackage, written
 through GDAL with ``OGR_CURRENT_DATE`` fixed (:data:`GPKG_DATE`) so that its
-embedded timestamps, and so its bytes, do not change between runs. Every file is written into a temporary folder beside
-``out_dir``, which replaces ``out_dir`` only once all are written: a failure leaves
-the old layers as they were.
+embedded timestamps, and so its bytes, do not change between runs; it has no
+spatial index (GIS software builds one on demand), which keeps it small. Every
+file is written into a temporary folder beside ``out_dir``, which replaces
+``out_dir`` only once all are written: a failure leaves the old layers as they were.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ from coverage.targets import DEFAULTS, evaluate, format_results, load_targets, r
 
 #: Isochrone bands, in minutes.
 BANDS = (5, 10, 15, 30)
-#: Decimals of WGS-84 coordinates (1e-6 degree is about 0.1 m).
-PRECISION = 6
+#: Decimals of WGS-84 coordinates (1e-5 degree is about 1 m, finer than the simplification).
+PRECISION = 5
 #: Simplification tolerance of polygons, in degrees (about 5 m in Chongqing).
 SIMPLIFY_DEG = 5e-5
 #: Timestamp written into the GeoPackage's metadata, fixed so its bytes are stable.
@@ -79,7 +80,7 @@ def circle_parameters(region) -> dict:
 
 def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int | None = None,
                  bands=BANDS, min_gap_population: float = MIN_GAP_POPULATION,
-                 progress: bool | None = None) -> list[Path]:
+                 progress: bool | None = None, cache_dir=None) -> list[Path]:
     """Regenerate a region's layers into ``out_dir`` (default ``<pack>/layers``).
 
     Parameters
@@ -96,6 +97,8 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
         Gaps with fewer residents are left out.
     progress
         Show a progress bar; default when standard error is a terminal.
+    cache_dir
+        Folder of built graphs (as :class:`coverage.access.AccessContext`).
 
     Returns
     -------
@@ -108,7 +111,7 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
 
     out_dir = Path(out_dir) if out_dir is not None else region.path / "layers"
     params = circle_parameters(region)
-    context = AccessContext(region, year=year)
+    context = AccessContext(region, year=year, cache_dir=cache_dir)
     basic = context.facilities(params["types"])
     files: dict[str, str | bytes] = {}
     steps = [*MODES, "coverage", "gaps", "targets", "report"]
@@ -263,7 +266,7 @@ def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame]) -> bytes:
                 frame = frame.to_crs("EPSG:4326").set_geometry(
                     [clean_geometry(g) for g in frame.geometry], crs="EPSG:4326")
                 pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
-                                        append=path.exists())
+                                        append=path.exists(), SPATIAL_INDEX="NO")
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         return path.read_bytes()
