@@ -51,7 +51,13 @@ from coverage.errors import write_bytes_atomic, write_text_atomic
 from coverage.gaps import coverage_gaps
 from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
-from coverage.targets import DEFAULTS, evaluate, format_results, load_targets, results_frame
+from coverage.targets import (
+    DEFAULTS,
+    evaluate,
+    format_results,
+    load_targets,
+    results_frame,
+)
 
 #: Isochrone bands, in minutes.
 BANDS = (5, 10, 15, 30)

@@ -100,23 +100,23 @@ def render_report(region, *, year: int | None, params: dict, townships: gpd.GeoD
         "<!DOCTYPE html>", '<html lang="zh-CN">', "<head>", '<meta charset="utf-8">',
         f"<title>{_e(region.name_zh)} 医疗卫生服务覆盖评估 {_e(when)}</title>",
         f"<style>{STYLE}</style>", "</head>", "<body>",
-        f"<h1>{_e(region.name_zh)} 医疗卫生服务覆盖评估（{_e(when)}）"
-        f"{_en(region.name_en + ' — health service coverage')}</h1>",
+        (f"<h1>{_e(region.name_zh)} 医疗卫生服务覆盖评估（{_e(when)}）"
+         f"{_en(region.name_en + ' — health service coverage')}</h1>"),
         "<h2>概况" + _en("Summary") + "</h2>",
         "<ul>",
         f"<li>乡镇街道 {len(townships)} 个；常住人口 {population:,.0f} 人{_en('townships; residents')}</li>",
         f"<li>开放医疗卫生机构 {len(facilities)} 个{_en('open facilities')}</li>",
-        f"<li>{minutes:g}分钟内可达基本医疗的居民 {covered:,.0f} 人，占 {_pct(covered / population if population else None)}"
-        f"{_en(f'residents within {minutes:g} min of basic care')}</li>",
+        (f"<li>{minutes:g}分钟内可达基本医疗的居民 {covered:,.0f} 人，占 {_pct(covered / population if population else None)}"
+         f"{_en(f'residents within {minutes:g} min of basic care')}</li>"),
         f"<li>出行方式 {_e(_modes_text(params['modes']))}{_en('travel mode by township kind')}</li>",
-        f"<li>服务盲区 {len(gaps)} 处，共 {float(gaps['population'].sum()) if len(gaps) else 0:,.0f} 人"
-        f"{_en('gaps (clusters of uncovered residents)')}</li>",
+        (f"<li>服务盲区 {len(gaps)} 处，共 {float(gaps['population'].sum()) if len(gaps) else 0:,.0f} 人"
+         f"{_en('gaps (clusters of uncovered residents)')}</li>"),
         "</ul>",
         "<h2>数据说明与局限" + _en("Caveats") + "</h2>",
         '<div class="caveat"><ul>',
         *[f"<li>{_e(text)}</li>" for _, text in sorted(region.caveats.items())],
-        "<li>结果为模型估算，仅供规划参考，不代替实地核查 / Modelled estimates for planning, "
-        "not a substitute for survey.</li>",
+        ("<li>结果为模型估算，仅供规划参考，不代替实地核查 / Modelled estimates for planning, "
+         "not a substitute for survey.</li>"),
         "</ul></div>",
         "<h2>规划目标核查" + _en("Planning targets") + "</h2>",
         _targets_table(targets),
@@ -144,8 +144,9 @@ def _mode_zh(mode: str) -> str:
 
 
 def _targets_table(frame: pd.DataFrame) -> str:
-    rows = ["<table>", "<tr><th>目标 Target</th><th>实测 Measured</th><th>要求 Required</th>"
-            "<th>结论 Result</th><th>未达标街镇 Failing townships</th><th>依据 Source</th></tr>"]
+    header = ("<tr><th>目标 Target</th><th>实测 Measured</th><th>要求 Required</th>"
+              "<th>结论 Result</th><th>未达标街镇 Failing townships</th><th>依据 Source</th></tr>")
+    rows = ["<table>", header]
     for r in frame.to_dict(orient="records"):
         css = {"pass": "pass", "fail": "fail"}.get(r["status"], "nodata")
         due = f"（{r['target_year']}年）" if not pd.isna(r["target_year"]) else ""
@@ -161,8 +162,9 @@ def _targets_table(frame: pd.DataFrame) -> str:
 
 
 def _township_table(towns: gpd.GeoDataFrame) -> str:
-    rows = ["<table>", "<tr><th>代码 Code</th><th>街镇 Township</th><th>方式 Mode</th>"
-            "<th>常住人口 Residents</th><th>覆盖 Covered</th><th>覆盖率 Share</th></tr>"]
+    header = ("<tr><th>代码 Code</th><th>街镇 Township</th><th>方式 Mode</th>"
+              "<th>常住人口 Residents</th><th>覆盖 Covered</th><th>覆盖率 Share</th></tr>")
+    rows = ["<table>", header]
     for r in towns.drop(columns="geometry").to_dict(orient="records"):
         rows.append(f"<tr><td>{_e(r['code'])}</td><td>{_e(r['name'])}</td>"
                     f"<td>{_e(_mode_zh(r['mode']))}</td>"
@@ -176,8 +178,9 @@ def _township_table(towns: gpd.GeoDataFrame) -> str:
 def _gaps_table(gaps: gpd.GeoDataFrame) -> str:
     if len(gaps) == 0:
         return "<p>无 none</p>"
-    rows = ["<table>", "<tr><th>编号 Id</th><th>人口 Residents</th><th>面积 km²</th>"
-            "<th>街镇 Township</th><th>最近机构 Nearest facility</th><th>时间 Minutes</th></tr>"]
+    header = ("<tr><th>编号 Id</th><th>人口 Residents</th><th>面积 km²</th>"
+              "<th>街镇 Township</th><th>最近机构 Nearest facility</th><th>时间 Minutes</th></tr>")
+    rows = ["<table>", header]
     for r in gaps.drop(columns="geometry").to_dict(orient="records"):
         time = "不可达 unreachable" if pd.isna(r["nearest_minutes"]) else f"{r['nearest_minutes']:.1f}"
         rows.append(f"<tr><td>{_e(r['id'])}</td><td class=\"num\">{r['population']:,.0f}</td>"
@@ -192,9 +195,8 @@ def _bar_chart(towns: gpd.GeoDataFrame, required) -> str:
     bar_h, label_w, right, top = 22, 170, 60, 18
     plot_w = WIDTH - label_w - right
     height = top + bar_h * len(towns) + 30
-    out = [f'<svg width="{WIDTH}" height="{height}" '
-           f'viewBox="0 0 {WIDTH} {height}" font-size="12" role="img" '
-           f'aria-label="coverage by township">']
+    out = [(f'<svg width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
+            f'font-size="12" role="img" aria-label="coverage by township">')]
     for i, r in enumerate(towns.drop(columns="geometry").to_dict(orient="records")):
         y = top + i * bar_h
         share = 0.0 if pd.isna(r["share"]) else float(r["share"])
@@ -239,8 +241,8 @@ def _map(region, towns, facilities, isochrones, gaps, params) -> str:
         # Half a pixel of detail is all the map can show.
         return shapely.simplify(geom, 0.5 / scale, preserve_topology=True)
 
-    out = [f'<svg width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-size="11" role="img" aria-label="coverage map">']
+    out = [(f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'font-size="11" role="img" aria-label="coverage map">')]
     for geom, share in zip(towns_m.geometry, towns_m["share"]):
         out.append(f'<path d="{path(simple(geom))}" fill="{_shade(share)}" fill-opacity="0.45" '
                    f'stroke="#555" stroke-width="0.8"/>')

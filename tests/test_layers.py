@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import coverage.layers as layers
+from coverage import layers
 from coverage.layers import replace_dir, write_layers
 from coverage.region import load_region
 from coverage.targets import load_targets
