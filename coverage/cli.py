@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
-    for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones,
+    for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
                 _add_layers):
         add(sub)
     return parser
@@ -256,6 +256,38 @@ def _run_layers(args) -> int:
 
     files = write_layers(load_region(args.region), args.out, year=args.year)
     print(f"{len(files)} files: {files[0].parent}")
+    return 0
+
+
+# --- population ---------------------------------------------------------------
+
+def _add_population(sub) -> None:
+    p = sub.add_parser("population", help="compare a population raster with the township table")
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("--raster", help="population GeoTIFF (default: the pack's population_raster)")
+    p.add_argument("--out", help="write the comparison as CSV (UTF-8 with BOM)")
+    p.set_defaults(func=_run_population)
+
+
+def _run_population(args) -> int:
+    from coverage.errors import write_text_atomic
+    from coverage.population import compare_population, population_points
+    from coverage.region import load_region
+
+    region = load_region(args.region)
+    raster = args.raster or region.files.get("population_raster")
+    if raster is None:
+        raise InputError(region.path / "region.toml", "no population raster to compare: give "
+                         "--raster FILE or add files.population_raster to the pack",
+                         field="files.population_raster")
+    table = compare_population(population_points(region, raster=raster), region.townships)
+    if args.out:
+        write_text_atomic(args.out, "\ufeff" + table.to_csv(index=False, float_format="%.4f"))
+    print(f"栅格 raster {raster} vs 乡镇常住人口 township table:")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    total_raster, total_table = table["surface"].sum(), table["table"].sum()
+    print(f"合计 total: raster {total_raster:,.0f} vs table {total_table:,.0f} "
+          f"({(total_raster - total_table) / total_table:+.1%})")
     return 0
 
 

@@ -102,3 +102,21 @@ def test_raster_without_crs_or_outside_is_an_input_error(tmp_path):
     _write_raster(far, "EPSG:4326", from_origin(10, 50, 0.01, 0.01), np.ones((2, 2)), None)
     with pytest.raises(InputError, match="does not overlap"):
         raster_points(far, region.townships, region.metric_crs)
+
+
+def test_population_command_reports_raster_against_table(tmp_path, capsys):
+    from coverage.cli import main
+
+    region = load_region(ROOT)
+    minx, miny, maxx, maxy = region.townships.to_crs("EPSG:32648").total_bounds
+    width, height = int((maxx - minx) // 200) + 2, int((maxy - miny) // 200) + 2
+    path = tmp_path / "pop.tif"
+    _write_raster(path, "EPSG:32648", from_origin(minx - 200, maxy + 200, 200, 200),
+                  np.full((height, width), 3.0), None)
+    out = tmp_path / "cmp.csv"
+    assert main(["population", str(ROOT), "--raster", str(path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "虎溪街道" in printed and "合计 total" in printed
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert main(["population", str(ROOT)]) == 2
+    assert "no population raster to compare" in capsys.readouterr().err
