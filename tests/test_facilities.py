@@ -48,6 +48,14 @@ def test_excel_register(tmp_path):
     assert len(register) == 4 and register.loc[3, "status"] == "under_construction"
 
 
+def test_geopackage_register_in_a_projected_crs(tmp_path):
+    register = read_facilities(_write(tmp_path, "f.csv", CSV_ZH))
+    register.to_crs("EPSG:32648").to_file(tmp_path / "f.gpkg", engine="pyogrio")
+    again = read_facilities(tmp_path / "f.gpkg")
+    assert list(again["id"]) == list(register["id"])
+    assert again.geometry.distance(register.geometry).max() < 1e-7
+
+
 def test_geojson_register_in_bd09(tmp_path):
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.34, 29.605]},
                  "properties": {"id": "X", "name": "某卫生院", "type": "乡镇卫生院"}}]
