@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
     for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
-                _add_layers):
+                _add_layers, _add_candidates, _add_optimize):
         add(sub)
     return parser
 
@@ -288,6 +288,130 @@ def _run_population(args) -> int:
     total_raster, total_table = table["surface"].sum(), table["table"].sum()
     print(f"合计 total: raster {total_raster:,.0f} vs table {total_table:,.0f} "
           f"({(total_raster - total_table) / total_table:+.1%})")
+    return 0
+
+
+# --- candidates and optimize ---------------------------------------------------
+
+def _add_siting_options(p) -> None:
+    from coverage.modes import MODES
+
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("--minutes", type=float, required=True, help="coverage threshold T (inclusive)")
+    p.add_argument("--mode", choices=(*MODES, "by-kind"), default="by-kind",
+                   help="travel mode (default by-kind: walk in 街道, e-bike in 镇/乡)")
+    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
+    p.add_argument("--spacing", type=float, default=500.0,
+                   help="metres between generated candidates on the network (default: 500)")
+
+
+def _siting_context(args):
+    from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext
+    from coverage.region import load_region
+
+    if not 0 < args.minutes < float("inf"):
+        raise InputError("--minutes", f"expected positive minutes, got {args.minutes}")
+    context = AccessContext(load_region(args.region), year=args.year)
+    return context, DEFAULT_MODE_BY_KIND if args.mode == "by-kind" else args.mode
+
+
+def _add_candidates(sub) -> None:
+    p = sub.add_parser("candidates", help="rank candidate sites by residents newly covered (CSV)")
+    _add_siting_options(p)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--file", help="candidate points (CSV/Excel/GeoJSON/GeoPackage)")
+    where.add_argument("--township", help="generate candidates on the roads of this township code")
+    where.add_argument("--polygon", help="generate candidates on the roads inside this polygon file")
+    p.add_argument("--crs", help="CRS of the --file coordinates: WGS84 (default), GCJ02, BD09, EPSG:n")
+    p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
+    p.add_argument("--out", help="write the whole ranking to this CSV (UTF-8 with BOM)")
+    p.set_defaults(func=_run_candidates)
+
+
+def _candidate_sites(args, context):
+    from coverage.siting import candidates_from_file, candidates_on_network, township_area
+    from coverage.tables import read_features
+
+    if getattr(args, "file", None):
+        return candidates_from_file(args.file, crs=args.crs)
+    if getattr(args, "township", None):
+        area = township_area(context.region, args.township)
+    elif getattr(args, "polygon", None):
+        area = read_features(args.polygon).to_crs("EPSG:4326").union_all()
+    else:
+        area = context.region.boundary
+    return candidates_on_network(context.graph("walk"), area, spacing_m=args.spacing)
+
+
+def _run_candidates(args) -> int:
+    from coverage.errors import atomic_path
+    from coverage.siting import rank_candidates
+
+    context, mode = _siting_context(args)
+    sites = _candidate_sites(args, context)
+    ranking = rank_candidates(context, sites, minutes=args.minutes, mode=mode)
+    geometry = sites.set_index(sites["id"].astype(str)).geometry
+    ranking.insert(1, "lon", geometry.x.reindex(ranking["id"]).round(6).to_numpy())
+    ranking.insert(2, "lat", geometry.y.reindex(ranking["id"]).round(6).to_numpy())
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            ranking.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6g")
+    print(f"{len(ranking)} candidates, T = {args.minutes:g} min, mode {args.mode}"
+          + (f": {args.out}" if args.out else ""))
+    print(ranking.head(args.top).to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def _add_optimize(sub) -> None:
+    from coverage.siting import MODELS, TIME_LIMIT_S
+
+    p = sub.add_parser("optimize", help="optimal new sites (MCLP, LSCP, p-median), existing kept open")
+    _add_siting_options(p)
+    p.add_argument("--model", choices=MODELS, required=True, help="siting model")
+    p.add_argument("--k", type=int, help="number of new sites (mclp, pmedian)")
+    p.add_argument("--candidates", dest="file",
+                   help="candidate points file (default: generated on the region's roads)")
+    p.add_argument("--crs", help="CRS of the candidates file: WGS84 (default), GCJ02, BD09, EPSG:n")
+    p.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
+                   help=f"solver time limit in seconds (default: {TIME_LIMIT_S:g})")
+    p.add_argument("--out", help="write the chosen sites to this CSV or GeoJSON (WGS-84)")
+    p.set_defaults(func=_run_optimize)
+
+
+def _run_optimize(args) -> int:
+    from coverage.errors import atomic_path, write_text_atomic
+    from coverage.siting import optimize
+
+    if args.model != "lscp" and (args.k is None or args.k < 0):
+        print(f"error: --model {args.model} needs --k, a number of new sites >= 0", file=sys.stderr)
+        return 2
+    context, mode = _siting_context(args)
+    sites = _candidate_sites(args, context)
+    result = optimize(context, sites, args.model, minutes=args.minutes, k=args.k, mode=mode,
+                      time_limit=args.time_limit)
+    chosen = sites[sites["id"].astype(str).isin(result.selected)][["id", "geometry"]]
+    if args.out:
+        if args.out.lower().endswith((".geojson", ".json")):
+            write_text_atomic(args.out, chosen.to_json(drop_id=True, ensure_ascii=False))
+        else:
+            table = chosen.assign(lon=chosen.geometry.x.round(6), lat=chosen.geometry.y.round(6))
+            with atomic_path(args.out) as tmp:
+                table.drop(columns="geometry").to_csv(tmp, index=False, encoding="utf-8-sig")
+    unit = {"mclp": "residents covered", "lscp": "new sites",
+            "pmedian": "person-seconds (total travel time)"}[args.model]
+    print(f"{args.model}: {len(result.selected)} new sites of {len(sites)} candidates, "
+          f"objective {result.objective:,.0f} {unit}, {result.status}, gap {result.gap:.2%}, "
+          f"{result.seconds:.1f} s")
+    if args.model == "pmedian":
+        print(f"mean travel time {result.objective / max(result.covered, 1e-12) / 60:.2f} min "
+              f"over {result.covered:,.0f} residents served")
+    else:
+        print(f"covered {result.covered:,.0f} of {result.total:,.0f} residents within "
+              f"{args.minutes:g} min")
+    if len(result.excluded):
+        reach = "at all" if args.model == "pmedian" else f"within {args.minutes:g} min"
+        print(f"{len(result.excluded)} population points no site can serve {reach} were left out")
+    print("sites: " + ", ".join(result.selected))
     return 0
 
 
