@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
     for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
-                _add_layers, _add_candidates, _add_optimize):
+                _add_layers, _add_candidates, _add_optimize, _add_scenario):
         add(sub)
     return parser
 
@@ -412,6 +412,35 @@ def _run_optimize(args) -> int:
         reach = "at all" if args.model == "pmedian" else f"within {args.minutes:g} min"
         print(f"{len(result.excluded)} population points no site can serve {reach} were left out")
     print("sites: " + ", ".join(result.selected))
+    return 0
+
+
+# --- scenario ---------------------------------------------------------------
+
+def _add_scenario(sub) -> None:
+    p = sub.add_parser("scenario", help="what-if: residents and targets before and after a scenario")
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("scenario", help="scenario TOML file, or its name in <region>/scenarios/")
+    p.add_argument("--year", type=int, default=None,
+                   help="facilities open in this year (default: the scenario's year)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    p.add_argument("--out-dir", default=None,
+                   help="also write gained.geojson, lost.geojson, townships.csv, targets.csv here")
+    p.set_defaults(func=_run_scenario)
+
+
+def _run_scenario(args) -> int:
+    from coverage.region import load_region
+    from coverage.scenarios import (compare, format_result, load_scenario, resolve_scenario,
+                                    write_result_layers)
+
+    region = load_region(args.region)
+    scenario = load_scenario(resolve_scenario(region, args.scenario), region.facilities)
+    result = compare(region, scenario, year=args.year)
+    sys.stdout.write(format_result(result, args.format))
+    if args.out_dir:
+        files = write_result_layers(result, args.out_dir)
+        print(f"{len(files)} files: {files[0].parent}", file=sys.stderr)
     return 0
 
 
