@@ -1,0 +1,617 @@
+"""Batch runs: a large region split into parts (区县 districts/counties, or groups of
+townships), each part computed on its own, on one machine or on a Dask cluster.
+
+A part is a set of townships (:func:`split_townships`). For each part a worker reads
+only what it needs, where it lies (:func:`run_part`):
+
+* **population**: the raster by window over the part's bounds (a national WorldPop
+  file is never read whole), or the pack's township-table surface;
+* **road network**: the edges within a buffer of the part (:func:`reach_m`), read by
+  window from a GeoParquet-like edge table (:func:`write_network_parquet`,
+  :func:`read_network_window`) or clipped from the pack's network file;
+* **facilities**: every facility within the buffer, the neighbours' included, so that
+  a 卫生院 across the border still counts.
+
+It runs :func:`coverage.access.coverage_table` and :func:`coverage.gaps.coverage_gaps`
+on the part and writes the results to ``<out>/parts/`` atomically, the done marker
+last; :func:`merge_parts` concatenates the township rows and recomputes the region's
+rows from the sums.
+
+Why the merge equals a single run
+---------------------------------
+Let ``T`` be the largest threshold, ``v`` the fastest speed of a mode (the speed
+table's maximum) and ``M`` the access cap (:data:`coverage.modes.MAX_ACCESS_M`). A
+resident of the part reached within ``T`` is reached along a path whose every node
+lies within ``v T + M`` of the part (the resident's access leg is at most ``M``);
+the facility's nearest node lies there too. A facility whose snap could differ in the
+clipped network (its true nearest node lies outside) would need that node within
+``v T + 3 M`` to give a time within ``T``. So the buffer ``B = (v T + 3 M) (1 +
+BUFFER_MARGIN)`` -- the margin absorbs the UTM scale error against haversine edge
+lengths -- keeps every path, snap and facility that decides coverage within ``T``;
+the clipped network keeps every edge with an end inside, so every node inside keeps
+all its edges and its snappability. Times within ``T`` are then the same sums of the
+same edge times; only the order of equal-time ties may change the last ulp, which
+:func:`coverage.access.within`'s one-microsecond slack absorbs. Population points of
+a township are the same points in the same order (raster cells are assigned by
+position only), so per-township sums are bit-identical and the region's rows, summed
+in the same order, too. The buffer is capped at :data:`MAX_BUFFER_M`; a capped part
+is marked ``exact: false`` in its done marker. Times beyond ``T`` (the
+``nearest_minutes`` of a gap past the largest threshold) may differ; gaps crossing a
+part border are cut at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import resource
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from coverage import modes, routing
+from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, coverage_table
+from coverage.errors import InputError, atomic_path, write_text_atomic
+from coverage.facilities import BASIC_CARE_TYPES
+from coverage.gaps import coverage_gaps
+from coverage.network import RoadNetwork
+from coverage.population import CELL_M, population_points, raster_points
+
+#: Bump when a part's outputs change meaning: finished parts are then recomputed.
+VERSION = "batch-1"
+#: Relative margin on the buffer (UTM scale error, rounding; see module notes).
+BUFFER_MARGIN = 0.02
+#: Largest buffer around a part (m): past it a part is as large as a province.
+MAX_BUFFER_M = 100_000.0
+#: Margin (m) around a part's bounds when reading the raster and choosing the
+#: townships that may claim a cell lying between polygons.
+RASTER_MARGIN_M = 2_000.0
+#: Tile (degrees) the edges of a network table are sorted by, and rows per group:
+#: a window read then touches only the row groups of the tiles it overlaps.
+TILE_DEG = 0.05
+ROW_GROUP = 16_384
+#: Columns of a network edge table (:func:`write_network_parquet`).
+EDGE_COLUMNS = ("u", "v", "ux", "uy", "vx", "vy", "length", "highway", "oneway")
+#: The ``--split-by`` shorthands.
+SPLIT_COLUMNS = {"county": "county_code", "kind": "kind"}
+
+BACKENDS = ("inline", "processes", "dask")
+
+
+class BatchError(RuntimeError):
+    """Some parts failed; the others are finished and will not be recomputed."""
+
+
+# --- planning ----------------------------------------------------------------------
+
+def reach_m(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> float:
+    """Buffer (m) around a part that keeps every trip of ``mode`` within ``minutes``.
+
+    ``(v T + 3 M) (1 + BUFFER_MARGIN)`` with ``v`` the fastest speed of the mode in the
+    speed table and ``M`` the access cap (see module notes), capped at
+    :data:`MAX_BUFFER_M`.
+    """
+    table = modes.speed_table() if speeds is None else speeds
+    v = float(table[mode].max()) / 3.6
+    return min((v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN),
+               MAX_BUFFER_M)
+
+
+def _uncapped(mode: str, minutes: float) -> bool:
+    v = float(modes.speed_table()[mode].max()) / 3.6
+    return (v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
+
+
+def split_townships(townships: pd.DataFrame, split_by: str) -> dict[str, list[str]]:
+    """Township codes of each part, by a column's value (``county``: ``county_code``).
+
+    Parts are keyed by the value made safe for a file name (characters other than
+    letters, digits, ``.``, ``-`` and ``_`` become ``_``) and sorted; codes keep the
+    table's order.
+    """
+    column = SPLIT_COLUMNS.get(split_by, split_by)
+    if column not in townships:
+        raise InputError(None, f"cannot split by {split_by!r}: the townships have no column "
+                         f"{column!r} (columns: {', '.join(map(str, townships.columns))})")
+    values = townships[column].astype(object).where(townships[column].notna(), "").astype(str)
+    parts: dict[str, list[str]] = {}
+    for value, code in zip(values, townships["code"].astype(str)):
+        parts.setdefault(re.sub(r"[^\w.-]", "_", value) or "_", []).append(code)
+    return dict(sorted(parts.items()))
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """Everything a worker needs for one part: small, picklable, read-only.
+
+    Paths point at data where it lies; no frame is ever shipped. ``mode`` is one mode
+    or ``(kind, mode)`` pairs; ``buffers`` holds ``(mode, metres)`` pairs;
+    ``inputs`` fingerprints the input files (sizes and modification times).
+    """
+
+    part: str
+    region: str
+    codes: tuple[str, ...]
+    minutes: tuple[float, ...]
+    mode: str | tuple[tuple[str, str], ...]
+    types: tuple[str, ...]
+    year: int | None
+    gap_minutes: float
+    buffers: tuple[tuple[str, float], ...]
+    exact: bool
+    network: str
+    raster: str | None
+    cell_m: float
+    inputs: str
+
+    @property
+    def mode_arg(self) -> str | dict[str, str]:
+        """``mode`` as :func:`coverage.access.coverage_table` takes it."""
+        return self.mode if isinstance(self.mode, str) else dict(self.mode)
+
+    def digest(self) -> str:
+        """SHA-256 of the task and :data:`VERSION`: a finished part is valid for it only."""
+        text = json.dumps([VERSION, asdict(self)], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _fingerprint(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(str(p) for p in paths):
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _raster_cell_m(raster: Path, metric_crs: str) -> float:
+    """Side in metres of a raster cell (for gap polygons), at the raster's centre."""
+    import rasterio
+
+    with rasterio.open(raster) as src:
+        if src.crs is not None and src.crs.is_projected:
+            return float(abs(src.res[0]))
+        cx, cy = (src.bounds.left + src.bounds.right) / 2, (src.bounds.bottom + src.bounds.top) / 2
+    to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    x0, y0 = to_metric.transform(cx, cy)
+    x1, _ = to_metric.transform(cx + abs(src.res[0]), cy)
+    return float(abs(x1 - x0))
+
+
+def make_tasks(region, split_by: str = "county", *, minutes: Sequence[float] = (15,),
+               types: Iterable[str] = BASIC_CARE_TYPES,
+               mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND, year: int | None = None,
+               gap_minutes: float = 15.0) -> list[PartTask]:
+    """One :class:`PartTask` per part of ``region`` (a :class:`coverage.region.Region`).
+
+    Each mode used gets the buffer :func:`reach_m` of the largest of ``minutes`` and
+    ``gap_minutes``.
+    """
+    if region.network_path is None:
+        raise InputError(region.path / "region.toml", "the pack names no road network",
+                         field="files.network")
+    used = sorted({mode} if isinstance(mode, str) else set(mode.values()))
+    limit = max([*minutes, gap_minutes])
+    buffers = tuple((m, reach_m(m, limit)) for m in used)
+    exact = all(_uncapped(m, limit) for m in used)
+    raster = region.files.get("population_raster")
+    inputs = _fingerprint(p for p in region.files.values() if p.is_file())
+    cell_m = _raster_cell_m(raster, region.metric_crs) if raster is not None else CELL_M
+    mode_key = mode if isinstance(mode, str) else tuple(sorted(mode.items()))
+    return [PartTask(part=part, region=str(region.path), codes=tuple(codes),
+                     minutes=tuple(minutes), mode=mode_key,
+                     types=tuple(types), year=year, gap_minutes=float(gap_minutes),
+                     buffers=buffers, exact=exact, network=str(region.network_path),
+                     raster=None if raster is None else str(raster), cell_m=cell_m,
+                     inputs=inputs)
+            for part, codes in split_townships(region.townships, split_by).items()]
+
+
+# --- network by window -----------------------------------------------------------------
+
+def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
+    """Write a network as one edge table that can be read by window.
+
+    Each edge carries its end coordinates (``ux, uy, vx, vy``, WGS-84) so that a
+    window read needs no node table; rows are sorted by the :data:`TILE_DEG` tile of
+    their ``u`` end and grouped by :data:`ROW_GROUP`, so Parquet's row-group
+    statistics let a reader skip what lies outside its window. For a national run
+    each province's OSM extract is converted once to such a file on object storage.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nodes, edges = network.nodes, network.edges
+    ux = nodes["x"].reindex(edges["u"]).to_numpy(float)
+    uy = nodes["y"].reindex(edges["u"]).to_numpy(float)
+    vx = nodes["x"].reindex(edges["v"]).to_numpy(float)
+    vy = nodes["y"].reindex(edges["v"]).to_numpy(float)
+    oneway = edges["oneway"] if "oneway" in edges else pd.Series(False, index=edges.index)
+    table = pd.DataFrame({"u": edges["u"].to_numpy(np.int64), "v": edges["v"].to_numpy(np.int64),
+                          "ux": ux, "uy": uy, "vx": vx, "vy": vy,
+                          "length": edges["length"].to_numpy(float),
+                          "highway": edges["highway"].astype(str).to_numpy(),
+                          "oneway": oneway.to_numpy(bool)})
+    order = np.lexsort((np.floor(ux / TILE_DEG), np.floor(uy / TILE_DEG)))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pandas(table.iloc[order], preserve_index=False), tmp,
+                       row_group_size=ROW_GROUP)
+    return path
+
+
+def read_network_window(path: str | Path, bounds: tuple[float, float, float, float]) -> RoadNetwork:
+    """The edges with at least one end inside WGS-84 ``bounds``, and their nodes.
+
+    A ``.parquet`` edge table (:func:`write_network_parquet`) is read by window, row
+    groups outside it skipped; any other network file is read whole
+    (:func:`coverage.network.read_network`) and cut.
+    """
+    path = Path(path)
+    west, south, east, north = bounds
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        def inside(x, y):
+            return [(x, ">=", west), (x, "<=", east), (y, ">=", south), (y, "<=", north)]
+
+        table = pq.read_table(path, filters=[inside("ux", "uy"), inside("vx", "vy")]).to_pandas()
+        ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
+                             "x": np.concatenate([table["ux"], table["vx"]]),
+                             "y": np.concatenate([table["uy"], table["vy"]])})
+        nodes = ends.drop_duplicates("id").set_index("id").sort_index()
+        nodes.index.name = "osmid"
+        edges = table[["u", "v", "length", "highway", "oneway"]].assign(name="")
+        return RoadNetwork(nodes=nodes, edges=edges.reset_index(drop=True), source=str(path))
+    from coverage.network import read_network
+
+    network = read_network(path)
+    lon, lat = network.nodes["x"].to_numpy(float), network.nodes["y"].to_numpy(float)
+    keep = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    return _edges_touching(network, pd.Index(network.nodes.index[keep]))
+
+
+def _edges_touching(network: RoadNetwork, ids: pd.Index) -> RoadNetwork:
+    """The edges with at least one end in ``ids``, with every end they touch."""
+    edges = network.edges
+    keep = edges["u"].isin(ids).to_numpy() | edges["v"].isin(ids).to_numpy()
+    edges = edges[keep].reset_index(drop=True)
+    used = pd.Index(np.union1d(edges["u"].to_numpy(np.int64), edges["v"].to_numpy(np.int64)))
+    return RoadNetwork(nodes=network.nodes.loc[used], edges=edges, source=network.source,
+                       provenance=network.provenance)
+
+
+def clip_network(network: RoadNetwork, area, metric_crs: str) -> RoadNetwork:
+    """The edges with at least one end inside ``area`` (a polygon in ``metric_crs``).
+
+    Keeping an edge when either end is inside (not both) leaves every node inside with
+    all its edges, so its snappability and its neighbours are those of the whole
+    network.
+    """
+    to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+    x, y = to_metric.transform(network.nodes["x"].to_numpy(float),
+                               network.nodes["y"].to_numpy(float))
+    shapely.prepare(area)
+    inside = shapely.contains_xy(area, x, y)
+    return _edges_touching(network, pd.Index(network.nodes.index[inside]))
+
+
+def _buffer(geometry, distance: float):
+    """``geometry`` buffered so that the polygon contains the exact ``distance`` buffer.
+
+    Shapely's arcs are chords of ``quad_segs`` segments per quarter circle, inside
+    the true arc by up to ``1 - cos(pi / (4 quad_segs))`` of the radius; the radius
+    is enlarged by that factor.
+    """
+    quad_segs = 8
+    return shapely.buffer(geometry, distance / math.cos(math.pi / (4 * quad_segs)),
+                          quad_segs=quad_segs)
+
+
+# --- one part ------------------------------------------------------------------------
+
+class PartContext(AccessContext):
+    """An :class:`~coverage.access.AccessContext` whose graph for each mode is built
+    from that mode's clipped network (no disk cache: every part's network differs)."""
+
+    def __init__(self, region, networks: Mapping[str, RoadNetwork], *, year: int | None,
+                 population: gpd.GeoDataFrame) -> None:
+        super().__init__(region, year=year, population=population, cache_dir=False)
+        self.networks = dict(networks)
+
+    def graph(self, mode: str) -> routing.Graph:
+        """The mode's travel-time graph over its clipped network (built once)."""
+        if mode not in self._graphs:
+            self._graphs[mode] = routing.build_graph(self.networks[mode], mode,
+                                                     metric_crs=self.region.metric_crs)
+        return self._graphs[mode]
+
+
+def part_population(region, task: PartTask, townships: gpd.GeoDataFrame,
+                    bounds: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The part's population points, exactly those a whole-region run gives its townships.
+
+    A raster is read over the part's WGS-84 ``bounds`` (padded by
+    :data:`RASTER_MARGIN_M`), cells assigned among the townships that touch the
+    window. Without a raster the township-table surface spreads each township around
+    every seat and village of the region (:func:`coverage.population.township_surface`),
+    so it is computed for the whole pack and the part's townships kept: cheap, as it
+    reads only the township table.
+    """
+    codes = set(task.codes)
+    if task.raster is None:
+        points = population_points(region)
+    else:
+        window = shapely.box(*bounds)
+        near = region.townships[region.townships.intersects(window)]
+        points = raster_points(task.raster, near, region.metric_crs,
+                               boundary=shapely.intersection(region.boundary, window))
+    points = points[points["township_code"].isin(codes)]
+    return points.reset_index(drop=True)
+
+
+def run_part(task: PartTask, out_dir: str | Path) -> dict:
+    """Compute one part and write its results under ``<out_dir>/parts/``.
+
+    Writes ``<part>.coverage.parquet`` (:func:`coverage.access.coverage_table` of the
+    part's townships), ``<part>.gaps.parquet`` (:func:`coverage.gaps.coverage_gaps`,
+    ids prefixed by the part) and, last, ``<part>.done.json`` with the task's digest
+    and the part's figures: a part is finished when its done marker is there.
+
+    Returns
+    -------
+    dict
+        The done marker's content: ``part``, ``digest``, ``exact``, ``seconds``,
+        ``peak_rss_mb`` (of the worker process so far), ``points``, ``facilities``,
+        ``nodes`` (per mode).
+    """
+    from coverage.region import load_region
+
+    start = time.perf_counter()
+    region = load_region(task.region)
+    townships = region.townships[region.townships["code"].astype(str).isin(task.codes)]
+    metric = townships.geometry.to_crs(region.metric_crs)
+    area = shapely.union_all(metric.to_numpy())
+    to_wgs = pyproj.Transformer.from_crs(region.metric_crs, "EPSG:4326", always_xy=True)
+    buffers = dict(task.buffers)
+
+    def wgs_bounds(geometry) -> tuple[float, float, float, float]:
+        return shapely.transform(geometry, lambda c: np.column_stack(
+            to_wgs.transform(c[:, 0], c[:, 1]))).bounds
+
+    widest = _buffer(area, max(buffers.values()))
+    window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)))
+    networks = {m: clip_network(window, _buffer(area, b), region.metric_crs)
+                for m, b in buffers.items()}
+    facilities = region.facilities
+    fx, fy = pyproj.Transformer.from_crs("EPSG:4326", region.metric_crs, always_xy=True).transform(
+        facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
+    shapely.prepare(widest)
+    facilities = facilities[shapely.contains_xy(widest, fx, fy)]
+
+    raster_window = wgs_bounds(shapely.envelope(shapely.buffer(area, RASTER_MARGIN_M)))
+    points = part_population(region, task, townships, raster_window)
+    part_region = replace(region, townships=townships, facilities=facilities,
+                          boundary=shapely.union_all(townships.geometry.to_numpy()))
+    context = PartContext(part_region, networks, year=task.year, population=points)
+    table = coverage_table(context, minutes=task.minutes, types=task.types, mode=task.mode_arg)
+    gaps = coverage_gaps(context, minutes=task.gap_minutes, types=task.types,
+                         mode=task.mode_arg, cell_m=task.cell_m)
+    gaps["id"] = [f"{task.part}-{i}" for i in gaps["id"]]
+
+    parts = Path(out_dir) / "parts"
+    with atomic_path(parts / f"{task.part}.coverage.parquet") as tmp:
+        table[table["code"] != ""].to_parquet(tmp, index=False)
+    with atomic_path(parts / f"{task.part}.gaps.parquet") as tmp:
+        gaps.to_parquet(tmp, index=False)
+    summary = {"part": task.part, "digest": task.digest(), "exact": task.exact,
+               "seconds": round(time.perf_counter() - start, 3),
+               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "points": len(points), "facilities": len(facilities),
+               "nodes": {m: len(n.nodes) for m, n in networks.items()}}
+    write_text_atomic(_done_path(out_dir, task), json.dumps(summary, ensure_ascii=False) + "\n")
+    return summary
+
+
+def _done_path(out_dir: str | Path, task: PartTask) -> Path:
+    return Path(out_dir) / "parts" / f"{task.part}.done.json"
+
+
+def is_done(task: PartTask, out_dir: str | Path) -> bool:
+    """Whether the part is finished for exactly this task (same digest)."""
+    path = _done_path(out_dir, task)
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("digest") == task.digest()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+
+
+# --- running many parts ----------------------------------------------------------------
+
+def run_batch(tasks: Sequence[PartTask], out_dir: str | Path, *, backend: str = "inline",
+              workers: int | None = None, scheduler: str | None = None,
+              cluster_options: Mapping | None = None,
+              progress: Callable[[str], None] | None = print) -> list[dict]:
+    """Run every unfinished part; finished parts (same digest) are skipped.
+
+    Parameters
+    ----------
+    tasks
+        From :func:`make_tasks`.
+    out_dir
+        Output folder; on a cluster it must be storage every worker sees.
+    backend
+        ``'inline'`` (this process), ``'processes'`` (a local
+        :class:`~concurrent.futures.ProcessPoolExecutor`) or ``'dask'``
+        (:mod:`distributed`).
+    workers
+        Worker processes (``processes``, or the ``dask`` LocalCluster); default 2.
+    scheduler
+        Address of a running Dask scheduler (``tcp://HOST:PORT``); ``None`` starts a
+        LocalCluster for the run and closes it after.
+    cluster_options
+        Extra keyword arguments of :class:`distributed.LocalCluster`.
+    progress
+        Called with one line per part; ``None`` for silence.
+
+    Returns
+    -------
+    list of dict
+        The done markers of the parts computed in this run (see :func:`run_part`).
+
+    Raises
+    ------
+    BatchError
+        After every other part has run, naming the parts that failed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    say = progress or (lambda line: None)
+    pending = [t for t in tasks if not is_done(t, out_dir)]
+    if len(pending) < len(tasks):
+        say(f"{len(tasks) - len(pending)} of {len(tasks)} parts already finished: skipped")
+    done, failed = [], []
+
+    def report(task: PartTask, summary: dict | None, error: BaseException | None) -> None:
+        if error is None:
+            done.append(summary)
+            say(f"[{len(done) + len(failed)}/{len(pending)}] part {task.part}: "
+                f"{summary['points']:,} points, {max(summary['nodes'].values()):,} nodes, "
+                f"{summary['seconds']:.1f} s, peak {summary['peak_rss_mb']:,.0f} MB")
+        else:
+            failed.append((task.part, error))
+            say(f"[{len(done) + len(failed)}/{len(pending)}] part {task.part} FAILED: "
+                f"{type(error).__name__}: {error}")
+
+    out = str(out_dir)
+    if backend == "inline":
+        for task in pending:
+            try:
+                report(task, run_part(task, out), None)
+            except Exception as exc:  # noqa: BLE001 (a failed part must not stop the others)
+                report(task, None, exc)
+    elif backend == "processes":
+        with ProcessPoolExecutor(max_workers=workers or 2) as pool:
+            futures = {pool.submit(run_part, task, out): task for task in pending}
+            for future in as_completed(futures):
+                error = future.exception()
+                report(futures[future], None if error else future.result(), error)
+    elif pending:
+        _run_dask(pending, out, workers, scheduler, cluster_options or {}, report)
+    if failed:
+        raise BatchError(f"{len(failed)} of {len(tasks)} part(s) failed: "
+                         + "; ".join(f"{p}: {type(e).__name__}: {e}" for p, e in failed)
+                         + ". Finished parts are kept: rerun to compute only the others.")
+    return done
+
+
+def _run_dask(pending: Sequence[PartTask], out: str, workers: int | None, scheduler: str | None,
+              options: Mapping, report: Callable) -> None:
+    """Submit one small task description per part to a Dask cluster."""
+    from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(**{"n_workers": workers or 2, "threads_per_worker": 1,
+                                  "dashboard_address": None, **options})
+    client = Client(scheduler if scheduler is not None else cluster)
+    try:
+        futures = {client.submit(run_part, task, out, pure=False,
+                                 key=f"coverage-part-{task.part}-{task.digest()[:12]}"): task
+                   for task in pending}
+        for future in dask_completed(futures):
+            error = future.exception()
+            report(futures[future], None if error else future.result(), error)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --- merging -------------------------------------------------------------------------
+
+def merge_parts(tasks: Sequence[PartTask], out_dir: str | Path, *,
+                codes: Sequence[str] | None = None,
+                region_name: str = "") -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Merge finished parts into the whole region's coverage table and gaps.
+
+    Township rows are concatenated in ``codes`` order (default the tasks' order) per
+    threshold; the region's rows are summed from them in that order, the share
+    recomputed, so the table equals :func:`coverage.access.coverage_table` of the
+    whole region (see module notes). Gaps are concatenated, largest first.
+
+    Raises
+    ------
+    InputError
+        If a part is not finished (for this very task).
+    """
+    missing = [t.part for t in tasks if not is_done(t, out_dir)]
+    if missing:
+        raise InputError(Path(out_dir) / "parts", f"part(s) not finished: {', '.join(missing)}")
+    parts = Path(out_dir) / "parts"
+    towns = pd.concat([pd.read_parquet(parts / f"{t.part}.coverage.parquet") for t in tasks],
+                      ignore_index=True)
+    order = list(codes) if codes is not None else [c for t in tasks for c in t.codes]
+    rank = pd.Series(np.arange(len(order)), index=pd.Index(order, dtype=object))
+    towns = towns.assign(_rank=towns["code"].map(rank).to_numpy())
+    mode = tasks[0].mode_arg if tasks else ""
+    rows = []
+    for m in (tasks[0].minutes if tasks else ()):
+        block = towns[towns["minutes"] == m].sort_values("_rank", kind="stable")
+        total = {"code": "", "name": region_name, "kind": "",
+                 "mode": mode if isinstance(mode, str) else "by kind", "minutes": m,
+                 "population": block["population"].sum(), "covered": block["covered"].sum()}
+        rows += [block.drop(columns="_rank"), pd.DataFrame([total])]
+    table = pd.concat(rows, ignore_index=True) if rows else towns.drop(columns="_rank")
+    table["share"] = table["covered"] / table["population"].where(table["population"] > 0)
+    gaps = [gpd.read_parquet(parts / f"{t.part}.gaps.parquet") for t in tasks]
+    gaps = gpd.GeoDataFrame(pd.concat(gaps, ignore_index=True), geometry="geometry",
+                            crs="EPSG:4326")
+    gaps = gaps.sort_values(["population", "id"], ascending=[False, True],
+                            kind="stable").reset_index(drop=True)
+    return table, gaps
+
+
+def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
+                 minutes: Sequence[float] = (15,), types: Iterable[str] = BASIC_CARE_TYPES,
+                 mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND, year: int | None = None,
+                 gap_minutes: float = 15.0, backend: str = "inline", workers: int | None = None,
+                 scheduler: str | None = None, cluster_options: Mapping | None = None,
+                 progress: Callable[[str], None] | None = print
+                 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame, list[dict]]:
+    """Split, run every unfinished part, merge, and write the merged outputs.
+
+    Writes ``<out>/coverage.csv`` (UTF-8 with BOM), ``<out>/gaps.geojson`` and
+    ``<out>/batch.json`` (the parts' done markers and the buffers), each atomically.
+    Returns the merged table, the gaps and the done markers of the parts computed in
+    this run.
+    """
+    tasks = make_tasks(region, split_by, minutes=minutes, types=types, mode=mode, year=year,
+                       gap_minutes=gap_minutes)
+    ran = run_batch(tasks, out_dir, backend=backend, workers=workers, scheduler=scheduler,
+                    cluster_options=cluster_options, progress=progress)
+    table, gaps = merge_parts(tasks, out_dir, codes=region.townships["code"].astype(str).tolist(),
+                              region_name=region.name_zh)
+    out = Path(out_dir)
+    write_text_atomic(out / "coverage.csv", "\ufeff" + table.to_csv(index=False))
+    with atomic_path(out / "gaps.geojson") as tmp:
+        gaps.to_file(tmp, driver="GeoJSON")
+    markers = [json.loads(_done_path(out, t).read_text(encoding="utf-8")) for t in tasks]
+    write_text_atomic(out / "batch.json", json.dumps(
+        {"region": str(region.path), "split_by": split_by, "buffers_m": dict(tasks[0].buffers),
+         "exact": all(t.exact for t in tasks), "parts": markers},
+        ensure_ascii=False, indent=1) + "\n")
+    return table, gaps, ran
