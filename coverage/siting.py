@@ -810,7 +810,9 @@ def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *
     k
         Number of new sites (MCLP, p-median).
     cap_minutes
-        p-median: a candidate farther than this from a resident never serves them.
+        p-median: a candidate farther than this from a resident never serves them,
+        and a resident no open facility reaches counts this time until a new site
+        serves them (residents neither reaches are excluded and reported).
     time_limit, max_size
         See :class:`MaximalCovering`.
     """
@@ -824,7 +826,11 @@ def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *
     kw = {"candidate_ids": ids, "time_limit": time_limit, "max_size": max_size}
     if model == "pmedian":
         cost = site_point_seconds(context, candidates, cap_minutes * 60.0, mode)
-        return PMedian(cost, weights, k, fallback=baseline, **kw).solve()
+        # Residents no open facility reaches but a candidate does count the cap
+        # until served, so that k sites never make the model infeasible.
+        fallback = np.where(np.isinf(baseline) & (np.diff(cost.indptr) > 0), cap_minutes * 60.0,
+                            baseline)
+        return PMedian(cost, weights, k, fallback=fallback, **kw).solve()
     cost = site_point_seconds(context, candidates, minutes * 60.0, mode)
     existing = within(baseline, minutes)
     if model == "mclp":
