@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
     for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
-                _add_layers, _add_candidates, _add_optimize, _add_scenario):
+                _add_layers, _add_candidates, _add_optimize, _add_scenario, _add_batch):
         add(sub)
     return parser
 
@@ -441,6 +441,44 @@ def _run_scenario(args) -> int:
     if args.out_dir:
         files = write_result_layers(result, args.out_dir)
         print(f"{len(files)} files: {files[0].parent}", file=sys.stderr)
+    return 0
+
+
+# --- batch --------------------------------------------------------------------
+
+def _add_batch(sub) -> None:
+    from coverage.batch import BACKENDS
+
+    p = sub.add_parser("batch", help="run coverage part by part (district, kind or a township "
+                       "column), resumable, in-process, on local processes or on Dask")
+    p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
+    p.add_argument("--split-by", default="county",
+                   help="county (county_code), kind, or any township column (default: county)")
+    p.add_argument("--backend", choices=BACKENDS, default="inline", help="default: inline")
+    p.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=None, help="local workers (default: 2)")
+    p.add_argument("--minutes", type=_minutes_list, default=[5.0, 10.0, 15.0, 30.0],
+                   help="thresholds in minutes, comma-separated (default: 5,10,15,30)")
+    p.add_argument("--year", type=int, default=None,
+                   help="facilities open in this year (default: as registered)")
+    p.add_argument("--out", default="batch", help="output folder (default: ./batch)")
+    p.set_defaults(func=_run_batch)
+
+
+def _run_batch(args) -> int:
+    from coverage.batch import batch_region
+    from coverage.region import load_region
+
+    if args.scheduler and args.backend != "dask":
+        raise InputError(None, "--scheduler needs --backend dask", field="--scheduler")
+    table, gaps, ran = batch_region(load_region(args.region), args.out, args.split_by,
+                                    minutes=args.minutes, year=args.year, backend=args.backend,
+                                    workers=args.workers, scheduler=args.scheduler)
+    region_rows = table[table["code"] == ""]
+    for _, row in region_rows.iterrows():
+        print(f"{row['minutes']:g} 分钟 min: {row['covered']:,.0f} / {row['population']:,.0f} "
+              f"({row['share']:.1%})")
+    print(f"{len(ran)} part(s) computed, {len(gaps)} gaps: {args.out}")
     return 0
 
 
