@@ -64,6 +64,17 @@ class AccessContext:
         self._snaps: dict[str, routing.Snap] = {}
         self._times: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
+    def sharing(self, region) -> "AccessContext":
+        """A context for ``region`` (this pack with another facility register, e.g. a
+        scenario's) sharing this one's population, graphs and snapped points: they
+        depend on roads and residents only, so the new side costs one
+        nearest-facility pass per mode."""
+        other = AccessContext(region, year=self.year, population=self.population,
+                              cache_dir=self.cache_dir if self.cache_dir is not None else False)
+        other._graphs = self._graphs
+        other._snaps = self._snaps
+        return other
+
     @property
     def population(self) -> gpd.GeoDataFrame:
         """Population points with their township's ``kind``."""

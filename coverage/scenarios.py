@@ -554,8 +554,7 @@ def compare(region, scenario: Scenario, *, year: int | None = None,
     modes, types = baseline.modes, baseline.types
     after_facilities = apply(scenario, region.facilities, township_codes=region.townships["code"],
                              boundary=region.boundary)
-    after = sibling_context(baseline.context,
-                            dataclasses.replace(region, facilities=after_facilities))
+    after = baseline.context.sharing(dataclasses.replace(region, facilities=after_facilities))
     before_s = baseline.seconds()
     after_s, _ = after.seconds_by_kind(modes, after.facilities(types))
     townships = access_changes(baseline.context.population, before_s, after_s, minutes,
@@ -573,17 +572,6 @@ def compare(region, scenario: Scenario, *, year: int | None = None,
         targets=targets, changes=changes,
         facilities=facility_changes(scenario, region.facilities, after_facilities, year,
                                     region.metric_crs))
-
-
-def sibling_context(context: AccessContext, region) -> AccessContext:
-    """A context for ``region`` (the same pack with another register) sharing ``context``'s
-    population, graphs and snapped points: these depend on the roads and residents only,
-    so the new side costs one nearest-facility pass per mode."""
-    other = AccessContext(region, year=context.year, population=context.population,
-                          cache_dir=context.cache_dir if context.cache_dir is not None else False)
-    other._graphs = context._graphs
-    other._snaps = context._snaps
-    return other
 
 
 def access_changes(points: pd.DataFrame, before: np.ndarray, after: np.ndarray,
