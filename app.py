@@ -1,89 +1,597 @@
 """重庆医疗卫生服务覆盖规划 — the Streamlit app. Run: ``scripts/run app``.
 
-The page only places what the library computes: region packs from
-:mod:`coverage.region`, maps from :mod:`coverage.maps`.
+The page only lays out what the library computes: region packs (:mod:`coverage.region`),
+views of a region for the controls (:mod:`coverage.views`), maps (:mod:`coverage.maps`),
+scenarios (:mod:`coverage.scenarios`) and siting (:mod:`coverage.siting`). Every
+user-facing string is in :mod:`coverage.ui_text`.
+
+Caching: a region and its :class:`~coverage.access.AccessContext` per (pack, year,
+uploads) are shared resources (graphs, snaps and travel times are computed once per
+process); the frames computed for a set of controls are cached data.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
 from pathlib import Path
 
+import altair as alt
+import geopandas as gpd
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from coverage import maps, schema
+from coverage import maps, schema, views
+from coverage.access import AccessContext
+from coverage.errors import InputError
+from coverage.facilities import read_facilities
+from coverage.layers import BANDS, circle_parameters, csv_text, geojson_text
+from coverage.population import raster_points
 from coverage.region import find_regions, load_region
+from coverage.targets import format_results
+from coverage.ui_text import TEXT
 
 ROOT = Path(__file__).resolve().parent
+STATUS_ICON = {"pass": "✅", "fail": "❌", "no data": "⚪", "insufficient data": "⚠️"}
 
-TEXT = {
-    "zh": {"title": "重庆医疗卫生服务覆盖规划", "region": "规划区域", "lang": "语言 Language",
-           "townships": "乡镇街道", "population": "常住人口", "facilities": "医疗卫生机构",
-           "provenance": "数据来源与质量", "base": "底图", "plain": "无底图（离线）",
-           "offline": "离线时请选择“无底图”：边界、乡镇与机构以静态图显示（交互地图需联网加载）。",
-           "hollow": "静态图中空心圆为规划、在建或已关闭的机构。",
-           "table": "机构名录", "layer": "图层", "quality": "质量", "source": "来源"},
-    "en": {"title": "Chongqing health service-coverage planning", "region": "Region",
-           "lang": "语言 Language", "townships": "Townships", "population": "Residents",
-           "facilities": "Health facilities", "provenance": "Data sources and quality",
-           "base": "Base map", "plain": "None (offline)",
-           "offline": "Offline? Choose 'None': boundaries, townships and facilities show as a "
-                      "static map (the interactive map loads its scripts from the web).",
-           "hollow": "On the static map, hollow circles are planned, under construction or closed.",
-           "table": "Facility register", "layer": "Layer", "quality": "Quality",
-           "source": "Source"},
-}
 
+# --- shared resources and cached views ------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
 def _region(path: str):
     return load_region(path)
 
 
-def main() -> None:
-    st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
-    lang = "en" if st.sidebar.radio(TEXT["zh"]["lang"], ["中文", "English"],
-                                    horizontal=True) == "English" else "zh"
+@st.cache_resource(show_spinner=False)
+def _uploads() -> dict:
+    """Uploaded data by content hash: {'region': Region, 'population': points or None}."""
+    return {}
+
+
+def _base_region(path: str, token: str):
+    return _uploads()[token]["region"] if token else _region(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def _context(path: str, year: int | None, token: str) -> AccessContext:
+    if not token:
+        return AccessContext(_region(path), year=year)
+    bundle = _uploads()[token]
+    return AccessContext(bundle["region"], year=year, population=bundle["population"],
+                         cache_dir=None if bundle["pack_network"] else False)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _townships(path, year, token, minutes, types, mode_choice):
+    ctx = _context(path, year, token)
+    return views.township_view(ctx, minutes=minutes, types=types,
+                               mode=views.travel_mode(ctx.region, mode_choice))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _bands(path, year, token, types, mode_choice, minutes):
+    """Bands of :data:`coverage.layers.BANDS` and ``minutes`` (call with :func:`_band_key`)."""
+    ctx = _context(path, year, token)
+    bands = sorted({*BANDS, minutes})
+    return views.isochrone_view(ctx, ctx.facilities(list(types)),
+                                views.travel_mode(ctx.region, mode_choice), bands)
+
+
+def _band_key(minutes):
+    """The standard bands already hold these thresholds: one cache entry serves them all."""
+    return minutes if minutes not in BANDS else BANDS[-1]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _gaps(path, year, token, minutes, types, mode_choice):
+    ctx = _context(path, year, token)
+    return views.gaps_view(ctx, minutes=minutes, types=types,
+                           mode=views.travel_mode(ctx.region, mode_choice))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _targets(path, year, token):
+    return views.targets_view(_context(path, year, token))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _report(path, year, token, minutes, types, mode_choice):
+    ctx = _context(path, year, token)
+    return views.report_html(ctx, minutes=minutes, types=types,
+                             mode=views.travel_mode(ctx.region, mode_choice))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _baseline(path, year, token, minutes, types, mode_choice):
+    ctx = _context(path, year, token)
+    return views.baseline(ctx, minutes=minutes, types=types,
+                          mode=views.travel_mode(ctx.region, mode_choice))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _main_map(path, year, token, minutes, types, mode_choice, lang, base, key):
+    """The coverage map of a view (the register as it stands shows every status)."""
+    ctx = _context(path, year, token)
+    return maps.coverage_map(
+        ctx.region, towns=_townships(path, year, token, minutes, types, mode_choice),
+        bands=_bands(path, year, token, types, mode_choice, _band_key(minutes)),
+        gaps=_gaps(path, year, token, minutes, types, mode_choice),
+        facilities=ctx.region.facilities if year is None else ctx.facilities(),
+        lang=lang, base=base, tianditu_key=key)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _what_if(path, year, token, minutes, types, mode_choice, text, _scenario):
+    """A scenario (identified by its TOML ``text``) against the view's baseline, and the
+    edited register's townships, threshold band, gaps and open facilities."""
+    base = _baseline(path, year, token, minutes, types, mode_choice)
+    result, after = views.what_if(base, _scenario, minutes=minutes)
+    mode = views.travel_mode(after.region, mode_choice)
+    return result, {
+        "towns": views.township_view(after, minutes=minutes, types=types, mode=mode),
+        "bands": views.isochrone_view(after, after.facilities(list(types)), mode, (minutes,)),
+        "gaps": views.gaps_view(after, minutes=minutes, types=types, mode=mode),
+        "facilities": after.facilities()}
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+def _label(terms, key, lang):
+    return schema.label(terms, key, lang)
+
+
+def _caveat(region, layers, t):
+    """The pack's caveats and provenance quality of ``layers``, said beside what they affect."""
+    notes = [region.caveats[k] for k in layers if k in region.caveats]
+    weak = [f"{t['layer_names'].get(k, k)}: {_label(schema.PROVENANCE_QUALITIES, region.provenance[k]['quality'], t['lang'])}"
+            for k in layers if region.provenance.get(k, {}).get("quality") in
+            ("estimated", "illustrative", "synthetic")]
+    if notes or weak:
+        st.warning("  \n".join(["⚠ " + n for n in notes] + ([t["quality_line"] + "；".join(weak)]
+                                                           if weak else [])))
+
+
+def _show_error(exc: Exception, t) -> None:
+    st.error(f"{t['input_error']}: {exc}")
+
+
+def _towns_table(towns: pd.DataFrame, t) -> pd.DataFrame:
+    lang = t["lang"]
+    return pd.DataFrame({
+        t["code"]: towns["code"], t["township"]: towns["name"],
+        t["kind"]: [_label(schema.TOWNSHIP_KINDS, k, lang) for k in towns["kind"]],
+        t["mode"]: [t["modes"].get(m, m) for m in towns["mode"]],
+        t["population"]: towns["population"].round(0),
+        t["covered"]: towns["covered"].round(0),
+        t["share"]: (towns["share"] * 100).round(1)})
+
+
+# --- sidebar -------------------------------------------------------------------------
+
+def sidebar():
+    lang = "en" if st.sidebar.radio(TEXT["zh"]["lang_label"], ["中文", "English"],
+                                    horizontal=True, key="lang") == "English" else "zh"
     t = TEXT[lang]
-    st.title(t["title"])
-    packs = find_regions(ROOT)
-    regions = {str(p): _region(str(p)) for p in packs}
-    choice = st.sidebar.selectbox(t["region"], list(regions),
-                                  format_func=lambda p: regions[p].name(lang))
-    region = regions[choice]
-    base = st.sidebar.radio(t["base"], ["OpenStreetMap", t["plain"]])
-    st.sidebar.caption(t["offline"])
+    packs = [str(p) for p in find_regions(ROOT)]
+    path = st.sidebar.selectbox(t["region"], packs, key="region",
+                                format_func=lambda p: _region(p).name(lang))
+    region = _region(path)
+    token = st.session_state.get(f"upload:{path}", "")
+    years = views.year_choices(region)
+    year = st.sidebar.selectbox(t["year"], [None, *years], key=f"year:{path}",
+                                format_func=lambda y: t["year_now"] if y is None else f"{y}")
+    circle = circle_parameters(region)
+    mode_choice = st.sidebar.radio(t["mode"], list(views.MODE_CHOICES), key="mode",
+                                   format_func=lambda m: t["mode_choices"][m])
+    if mode_choice == "by_kind":
+        st.sidebar.caption(t["by_kind_help"].format(
+            "；".join(f"{_label(schema.TOWNSHIP_KINDS, k, lang)} {t['modes'][m]}"
+                      for k, m in sorted(circle["modes"].items()))))
+    minutes = st.sidebar.select_slider(t["threshold"], [5, 10, 15, 20, 30, 45, 60],
+                                       value=int(circle["minutes"]), key="minutes")
+    all_types = [term.key for term in schema.FACILITY_TYPES]
+    types = st.sidebar.multiselect(t["types"], all_types, default=list(circle["types"]),
+                                   key=f"types:{path}",
+                                   format_func=lambda k: _label(schema.FACILITY_TYPES, k, lang))
+    st.sidebar.divider()
+    base = st.sidebar.radio(t["base"], list(maps.BASE_MAPS), key="base",
+                            format_func=lambda b: t["base_choices"][b])
+    key = ""
+    if base == "tianditu":
+        key = st.sidebar.text_input(t["tianditu_key"], type="password", key="tk")
+    st.sidebar.caption(t["base_help"][base])
+    return dict(lang=lang, t=t, path=path, region=_base_region(path, token), token=token,
+                year=year, mode_choice=mode_choice, minutes=minutes, types=tuple(types),
+                base=base, key=key, circle=circle)
 
-    st.subheader(region.name(lang))
-    for text in region.caveats.values():
-        st.warning(text)
-    c1, c2, c3 = st.columns(3)
-    c1.metric(t["townships"], len(region.townships))
-    c2.metric(t["population"], f"{int(region.townships['population'].sum()):,}")
-    c3.metric(t["facilities"], len(region.facilities))
 
+# --- pages ----------------------------------------------------------------------------
+
+def page_map(v):
+    t, region = v["t"], v["region"]
+    args = (v["path"], v["year"], v["token"])
+    with st.spinner(t["computing"]):
+        towns = _townships(*args, v["minutes"], v["types"], v["mode_choice"])
+        gaps = _gaps(*args, v["minutes"], v["types"], v["mode_choice"])
+    ctx = _context(*args)
+    open_now = ctx.facilities()
+    population = float(towns["population"].sum())
+    covered = float(towns["covered"].sum())
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t["population"], f"{population:,.0f}")
+    c2.metric(t["covered_within"].format(m=v["minutes"]),
+              f"{covered / population:.1%}" if population else "—")
+    c3.metric(t["open_facilities"], len(open_now))
+    c4.metric(t["gaps_count"], f"{len(gaps)} / {gaps['population'].sum():,.0f}")
+    _caveat(region, ["network", "townships", "population", "facilities"], t)
     left, right = st.columns([4, 1])
     with left:
-        if base == "OpenStreetMap":
-            st_folium(maps.region_map(region, lang), height=620, use_container_width=True,
-                      returned_objects=[])
-        else:
-            st.pyplot(maps.static_region_figure(region), clear_figure=True)
+        fmap = _main_map(*args, v["minutes"], v["types"], v["mode_choice"], v["lang"],
+                         v["base"], v["key"])
+        st_folium(fmap, height=600, use_container_width=True, returned_objects=[],
+                  key="main_map")
+        st.caption(t["offline_note"])
     with right:
-        st.markdown(maps.legend_html(lang), unsafe_allow_html=True)
-        st.caption(t["hollow"])
+        st.markdown(maps.legend_html(v["lang"]), unsafe_allow_html=True)
+    with st.expander(t["gaps_table"]):
+        st.dataframe(pd.DataFrame(gaps.drop(columns="geometry")), hide_index=True,
+                     width="stretch")
 
-    with st.expander(t["table"]):
-        table = pd.DataFrame(region.facilities.drop(columns="geometry"))
-        table["type"] = [schema.label(schema.FACILITY_TYPES, k, lang) for k in table["type"]]
-        table["status"] = [schema.label(schema.FACILITY_STATUSES, k, lang) for k in table["status"]]
-        st.dataframe(table, use_container_width=True, hide_index=True)
-    with st.expander(t["provenance"]):
-        rows = [{t["layer"]: layer,
-                 t["quality"]: schema.label(schema.PROVENANCE_QUALITIES, info["quality"], lang),
-                 t["source"]: info["source"]} for layer, info in sorted(region.provenance.items())]
-        st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True)
 
+def page_targets(v):
+    t, lang = v["t"], v["lang"]
+    frame = _targets(v["path"], v["year"], v["token"])
+    st.caption(t["targets_help"])
+    for row in frame.to_dict(orient="records"):
+        with st.container(border=True):
+            name = row["name_zh"] if lang == "zh" else row["name_en"]
+            status = t["target_status"][row["status"]]
+            st.markdown(f"**{STATUS_ICON[row['status']]} {html.escape(name)}** — {status}")
+            c1, c2, c3 = st.columns(3)
+            c1.metric(t["measured"], views.format_value(row["measured"], row["unit"]))
+            c2.metric(t["required"], views.format_value(row["required"], row["unit"]))
+            c3.metric(t["due"], "—" if pd.isna(row["target_year"]) else int(row["target_year"]))
+            st.caption(f"「{row['quote']}」 — {row['source']}")
+            if row["failing_zh"]:
+                st.write(f"{t['failing']}: {row['failing_zh']}")
+            if row["details"]:
+                st.caption(row["details"])
+    st.download_button(t["download_targets"], lambda: format_results(frame, "csv"),
+                       file_name=f"targets-{v['region'].slug}.csv", mime="text/csv")
+
+
+def page_townships(v):
+    t = v["t"]
+    towns = _townships(v["path"], v["year"], v["token"], v["minutes"], v["types"],
+                       v["mode_choice"])
+    _caveat(v["region"], ["townships", "population", "network"], t)
+    table = _towns_table(towns, t)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={t["share"]: st.column_config.ProgressColumn(
+                     t["share"], format="%.1f%%", min_value=0, max_value=100)})
+    st.download_button(t["download_townships"],
+                       lambda: csv_text(pd.DataFrame(towns.drop(columns="geometry"))),
+                       file_name=f"townships-{v['region'].slug}.csv", mime="text/csv")
+    required = v["circle"].get("required_share")
+    chart = alt.Chart(table).mark_bar().encode(
+        x=alt.X(f"{t['share']}:Q", title=t["share"], scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y(f"{t['township']}:N", sort="-x", title=None),
+        color=alt.Color(f"{t['kind']}:N"),
+        tooltip=list(table.columns))
+    if required is not None:
+        rule = alt.Chart(pd.DataFrame({"x": [required * 100]})).mark_rule(
+            color="black", strokeDash=[4, 3]).encode(x="x:Q")
+        chart = chart + rule
+        st.caption(t["required_line"].format(share=required))
+    st.altair_chart(chart, width="stretch")
+
+
+def _scenario_source(v, region):
+    """The scenario chosen in the workbench: a pack file, an uploaded file, or edits built here."""
+    from coverage.scenarios import find_scenarios, load_scenario
+
+    t = v["t"]
+    files = find_scenarios(region)
+    source = st.radio(t["scenario_source"], ["build", "pack", "upload"], horizontal=True,
+                      key="scenario_source", format_func=lambda s: t["scenario_sources"][s])
+    if source == "pack":
+        if not files:
+            st.info(t["no_pack_scenarios"])
+            return None
+        path = st.selectbox(t["scenario_file"], files, format_func=lambda p: p.name)
+        return load_scenario(path, region.facilities)
+    if source == "upload":
+        up = st.file_uploader(t["scenario_upload"], type=["toml"], key="scenario_upload")
+        if up is None:
+            return None
+        file = views.read_upload(up.getvalue(), up.name, "scenario")
+        return load_scenario(file, region.facilities)
+    return _built_scenario(v, region)
+
+
+def _built_scenario(v, region):
+    t, lang = v["t"], v["lang"]
+    edits = st.session_state.setdefault("edits", [])
+    facilities = region.facilities
+    names = dict(zip(facilities["id"], facilities["name"]))
+    action = st.radio(t["edit_action"], ["move", "add", "close"], horizontal=True,
+                      key="edit_action", format_func=lambda a: t["actions"][a])
+    c1, c2, c3 = st.columns([2, 1, 1])
+    if action == "add":
+        ftype = c1.selectbox(t["type"], [x.key for x in schema.FACILITY_TYPES],
+                             format_func=lambda k: _label(schema.FACILITY_TYPES, k, lang),
+                             key="add_type")
+        fid = f"new-{len(edits) + 1}"
+    else:
+        fid = c1.selectbox(t["facility"], list(facilities["id"]), key="edit_facility",
+                           format_func=lambda i: names[i])
+    lon = c2.number_input(t["lon"], format="%.5f", step=0.001, key="site_lon")
+    lat = c3.number_input(t["lat"], format="%.5f", step=0.001, key="site_lat")
+    st.caption(t["click_help"])
+    b1, b2 = st.columns(2)
+    if b1.button(t["add_edit"], key="add_edit", type="primary"):
+        if action == "move":
+            edits.append({"action": "move", "facility": fid, "lon": lon, "lat": lat})
+        elif action == "add":
+            edits.append({"action": "add", "facility": fid, "name": f"{t['new_site']} {len(edits) + 1}",
+                          "type": ftype, "lon": lon, "lat": lat})
+        else:
+            edits.append({"action": "close", "facility": fid})
+    if b2.button(t["clear_edits"], key="clear_edits"):
+        edits.clear()
+    if not edits:
+        return None
+    st.dataframe(pd.DataFrame(edits), hide_index=True, width="stretch")
+    return views.scenario_from_edits(edits, year=v["work_year"], name_zh=t["my_scenario_zh"],
+                                     name_en=t["my_scenario_en"])
+
+
+def page_workbench(v):
+    from coverage.scenarios import scenario_text
+
+    t, region = v["t"], v["region"]
+    years = views.year_choices(region)
+    v["work_year"] = v["year"] if v["year"] is not None else (
+        int(v["circle"].get("year") or years[-1]))
+    st.caption(t["workbench_help"].format(year=v["work_year"]))
+    pending = st.session_state.pop("pending_site", None)
+    if pending is not None:
+        st.session_state["site_lon"], st.session_state["site_lat"] = pending
+    st.session_state.setdefault("site_lon", float(region.boundary.centroid.x))
+    st.session_state.setdefault("site_lat", float(region.boundary.centroid.y))
+    try:
+        scenario = _scenario_source(v, region)
+    except InputError as exc:
+        _show_error(exc, t)
+        scenario = None
+    args = (v["path"], v["work_year"], v["token"])
+    types, mode_choice, minutes = v["types"], v["mode_choice"], v["minutes"]
+    result = after = None
+    if scenario is not None and scenario.edits:
+        try:
+            with st.spinner(t["computing"]):
+                result, after = _what_if(*args, minutes, types, mode_choice,
+                                         scenario_text(scenario), scenario)
+        except InputError as exc:
+            _show_error(exc, t)
+    sites = st.session_state.get("sites")
+    before_bands = _bands(*args, types, mode_choice, _band_key(minutes))
+    before_bands = before_bands[before_bands["minutes"] == minutes]
+    if result is not None:
+        towns, bands, gaps, facilities = (after[k] for k in ("towns", "bands", "gaps",
+                                                             "facilities"))
+    else:
+        towns = _townships(*args, minutes, types, mode_choice)
+        bands, facilities = before_bands, _context(*args).facilities()
+        gaps = _gaps(*args, minutes, types, mode_choice)
+    fmap = maps.coverage_map(region, towns=towns, bands=bands, gaps=gaps, facilities=facilities,
+                             lang=v["lang"], base=v["base"], tianditu_key=v["key"],
+                             before_bands=before_bands if result is not None else None,
+                             sites=sites, changes=None if result is None else result.changes)
+    out = st_folium(fmap, height=520, use_container_width=True, returned_objects=["last_clicked"],
+                    key="work_map")
+    click = (out or {}).get("last_clicked")
+    if click and click != st.session_state.get("last_click"):
+        st.session_state["last_click"] = click
+        st.session_state["pending_site"] = maps.clicked_wgs84(click["lng"], click["lat"], v["base"])
+        st.rerun()
+    st.caption(t["workbench_map_help"])
+    if result is not None:
+        _show_result(result, t)
+        st.download_button(t["download_scenario"], lambda: scenario_text(scenario),
+                           file_name="scenario.toml", mime="application/toml")
+    st.divider()
+    _siting(v, args)
+
+
+def _show_result(result, t):
+    totals = result.totals.iloc[0]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t["covered_before"], f"{totals['covered_before']:,.0f}")
+    c2.metric(t["covered_after"], f"{totals['covered_after']:,.0f}",
+              delta=f"{totals['net']:+,.0f}")
+    c3.metric(t["gained"], f"{totals['gained']:,.0f}")
+    c4.metric(t["lost"], f"{totals['lost']:,.0f}")
+    towns = result.townships[result.townships["code"] != ""]
+    st.markdown(f"**{t['by_township']}**")
+    st.dataframe(towns[["name", "population", "covered_before", "covered_after", "gained",
+                        "lost", "net"]].rename(columns=t["result_columns"]),
+                 hide_index=True, width="stretch")
+    st.markdown(f"**{t['target_changes']}**")
+    st.dataframe(result.targets, hide_index=True, width="stretch")
+
+
+def _siting(v, args):
+    from coverage import siting
+
+    t, region = v["t"], v["region"]
+    st.subheader(t["siting"])
+    towns = region.townships
+    c1, c2, c3 = st.columns(3)
+    area = c1.selectbox(t["candidate_area"], ["", *towns["code"].astype(str)], key="cand_area",
+                        format_func=lambda c: t["whole_region"] if c == "" else
+                        dict(zip(towns["code"].astype(str), towns["name"]))[c])
+    spacing = c2.number_input(t["spacing"], 200, 5000, 1000, step=100, key="spacing")
+    k = c3.number_input(t["k_sites"], 1, 20, 2, key="k_sites")
+    ctx = _context(*args)
+    mode = views.travel_mode(region, v["mode_choice"])
+    polygon = region.boundary if area == "" else siting.township_area(region, area)
+    candidates = siting.candidates_on_network(ctx.graph("walk"), polygon, spacing_m=float(spacing))
+    st.caption(t["candidates_count"].format(n=len(candidates)))
+    b1, b2 = st.columns(2)
+    model = b2.selectbox(t["model"], list(siting.MODELS), key="model",
+                         format_func=lambda m: t["models"][m])
+    if b1.button(t["rank"], key="rank"):
+        with st.spinner(t["computing"]):
+            ranked = siting.rank_candidates(ctx, candidates, minutes=v["minutes"], mode=mode,
+                                            types=list(v["types"]))
+        top = ranked.head(10)
+        st.session_state["ranking"] = top
+        st.session_state["sites"] = candidates.merge(top[["id"]], on="id").assign(
+            name=lambda f: f["id"])
+        st.rerun()
+    if b2.button(t["optimise"], key="optimise"):
+        with st.spinner(t["computing"]):
+            answer = siting.optimize(ctx, candidates, model, minutes=v["minutes"], k=int(k),
+                                     mode=mode, types=list(v["types"]), time_limit=20.0)
+        st.session_state["answer"] = answer
+        chosen = candidates[candidates["id"].isin(answer.selected)]
+        st.session_state["sites"] = chosen.assign(name=chosen["id"])
+        st.rerun()
+    if "ranking" in st.session_state:
+        st.markdown(f"**{t['ranking']}**")
+        st.dataframe(st.session_state["ranking"], hide_index=True, width="stretch")
+    if "answer" in st.session_state:
+        a = st.session_state["answer"]
+        st.success(t["answer"].format(model=t["models"][a.model], sites=", ".join(a.selected),
+                                      covered=a.covered, total=a.total, status=a.status,
+                                      gap=a.gap))
+
+
+def page_data(v):
+    t, region = v["t"], v["region"]
+    st.subheader(t["uploads"])
+    st.caption(t["upload_help"])
+    fac = st.file_uploader(t["upload_facilities"], type=["csv", "xlsx", "xls", "geojson", "json"],
+                           key="up_fac")
+    fac_crs = st.selectbox(t["upload_crs"], ["WGS84", "GCJ02", "BD09"], key="up_crs",
+                           format_func=lambda c: t["crs_names"][c])
+    raster = st.file_uploader(t["upload_raster"], type=["tif", "tiff"], key="up_raster")
+    roads = st.file_uploader(t["upload_roads"], type=["osm", "pbf", "graphml", "geojson", "gpkg"],
+                             key="up_roads")
+    c1, c2 = st.columns(2)
+    if c1.button(t["use_uploads"], key="use_uploads", type="primary"):
+        _use_uploads(v, fac, fac_crs, raster, roads)
+    if v["token"] and c2.button(t["drop_uploads"], key="drop_uploads"):
+        del st.session_state[f"upload:{v['path']}"]
+        st.rerun()
+    if v["token"]:
+        st.info(t["using_uploads"])
+
+    st.subheader(t["downloads"])
+    args = (v["path"], v["year"], v["token"], v["minutes"], v["types"], v["mode_choice"])
+    towns = _townships(*args)
+    gaps = _gaps(*args)
+    bands = _bands(v["path"], v["year"], v["token"], v["types"], v["mode_choice"],
+                   _band_key(v["minutes"]))
+    slug = region.slug
+    ctx = _context(v["path"], v["year"], v["token"])
+
+    def facilities_csv() -> str:
+        open_now = ctx.facilities()
+        table = pd.DataFrame(open_now.drop(columns="geometry"))
+        return csv_text(table.assign(lon=open_now.geometry.x, lat=open_now.geometry.y))
+
+    # Each file is made when its button is pressed.
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(t["dl_townships_geo"], lambda: geojson_text(towns),
+                       file_name=f"townships-{slug}.geojson", mime="application/geo+json")
+    c2.download_button(t["dl_isochrones"], lambda: geojson_text(bands),
+                       file_name=f"isochrones-{slug}.geojson", mime="application/geo+json")
+    c3.download_button(t["dl_gaps"], lambda: geojson_text(gaps),
+                       file_name=f"gaps-{slug}.geojson", mime="application/geo+json")
+    c1.download_button(t["download_townships"],
+                       lambda: csv_text(pd.DataFrame(towns.drop(columns="geometry"))),
+                       file_name=f"townships-{slug}.csv", mime="text/csv", key="dl_towns_csv")
+    c2.download_button(t["dl_facilities"], facilities_csv, file_name=f"facilities-{slug}.csv",
+                       mime="text/csv")
+    c3.download_button(t["dl_report"], lambda: _report(*args), file_name=f"report-{slug}.html",
+                       mime="text/html")
+
+def _use_uploads(v, fac, fac_crs, raster, roads):
+    """Validate the uploads with the library's readers and switch the view to them."""
+    t, base = v["t"], _region(v["path"])
+    if fac is None and raster is None and roads is None:
+        st.warning(t["nothing_uploaded"])
+        return
+    digest = hashlib.sha256(v["path"].encode())
+    for up in (fac, raster, roads):
+        digest.update(b"|" if up is None else up.getvalue())
+    digest.update(fac_crs.encode())
+    token = digest.hexdigest()[:16]
+    if token not in _uploads():
+        try:
+            with st.spinner(t["computing"]):
+                facilities = network = population = None
+                if fac is not None:
+                    path = views.read_upload(fac.getvalue(), fac.name, "facilities")
+                    facilities = read_facilities(path, crs=fac_crs,
+                                                 township_codes=base.townships["code"],
+                                                 boundary=base.boundary)
+                if roads is not None:
+                    network = views.read_upload(roads.getvalue(), roads.name, "network")
+                region = views.with_uploads(base, facilities=facilities, network=network)
+                if network is not None:
+                    region.load_network()
+                if raster is not None:
+                    path = views.read_upload(raster.getvalue(), raster.name, "raster")
+                    population = raster_points(path, region.townships, region.metric_crs,
+                                               boundary=region.boundary)
+        except (InputError, ValueError) as exc:
+            _show_error(exc, t)
+            return
+        _uploads()[token] = {"region": region, "population": population,
+                             "pack_network": network is None}
+    st.session_state[f"upload:{v['path']}"] = token
+    st.rerun()
+
+
+def page_sources(v):
+    t, region, lang = v["t"], v["region"], v["lang"]
+    rows = [{t["layer"]: t["layer_names"].get(layer, layer),
+             t["quality"]: _label(schema.PROVENANCE_QUALITIES, info["quality"], lang),
+             t["source"]: info["source"], t["licence"]: info.get("licence", ""),
+             t["notes"]: info.get("notes", "")}
+            for layer, info in sorted(region.provenance.items())]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    for text in region.caveats.values():
+        st.warning(text)
+    st.subheader(t["register"])
+    table = pd.DataFrame(region.facilities.drop(columns="geometry"))
+    table["type"] = [_label(schema.FACILITY_TYPES, k, lang) for k in table["type"]]
+    table["status"] = [_label(schema.FACILITY_STATUSES, k, lang) for k in table["status"]]
+    st.dataframe(table, width="stretch", hide_index=True)
+
+
+def main() -> None:
+    st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
+    v = sidebar()
+    t = v["t"]
+    st.title(t["title"])
+    st.caption(v["region"].name(v["lang"]) + (f" · {t['year']} {v['year']}" if v["year"] else
+                                             f" · {t['year_now']}"))
+    if not v["types"]:
+        st.warning(t["no_types"])
+        return
+    names = [t["tab_map"], t["tab_targets"], t["tab_townships"], t["tab_workbench"],
+             t["tab_data"], t["tab_sources"]]
+    # Only the open tab is computed and drawn: a control change costs one page.
+    tabs = st.tabs(names, key=f"page:{v['lang']}", on_change="rerun")
+    pages = (page_map, page_targets, page_townships, page_workbench, page_data, page_sources)
+    for tab, page in zip(tabs, pages):
+        if tab.open:
+            with tab:
+                page(v)
 
 main()

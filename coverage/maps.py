@@ -1,196 +1,385 @@
-"""Folium maps of a region: boundary, townships, facilities, with a legend.
+"""Folium maps of a region: base maps, townships by coverage, isochrones, gaps, facilities.
 
-The map shows only what the library computed; the app (``app.py``) places it on the
-page. Every estimated or synthetic layer says so in its layer name and tooltip.
+The map shows only what the library computed; the app (``app.py``) places it on
+the page. Every estimated or synthetic layer says so in its layer name and tooltip.
+
+Offline use: folium loads Leaflet, jQuery, Bootstrap and awesome-markers from CDNs,
+and ``streamlit-folium`` does not bundle Leaflet. These maps need Leaflet only:
+markers are ``DivIcon`` HTML (no icon fonts), the choropleth is styled here (no
+branca colour map, which would pull d3), and Leaflet 1.9.4 itself is vendored in
+``coverage/static/leaflet`` (BSD-2-Clause) and inlined as ``data:`` URLs
+(:func:`use_vendored_leaflet`). So the map draws with no network at all; only the
+base-map tiles need one, and the app says so.
+
+Base maps (:data:`BASE_MAPS`): OpenStreetMap and 天地图 (Tianditu, CGCS2000, which
+matches WGS-84 at map scale, with the user's key) take the WGS-84 overlays as they
+are. 高德 (Amap) tiles are drawn in GCJ-02, so with Amap every overlay is shifted
+to GCJ-02 (:func:`display_frame`), and a clicked point is shifted back to WGS-84
+(:func:`clicked_wgs84`) before any analysis.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+from pathlib import Path
+
 import folium
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 
-from coverage import schema
-from coverage.region import Region
+from coverage import crs, schema
+from coverage.layers import clean_geometry
+from coverage.ui_text import TEXT
 
-#: Marker colour per facility type (folium's named colours).
+STATIC = Path(__file__).resolve().parent / "static"
+
+#: Base maps offered: key -> coordinate system of its tiles.
+BASE_MAPS = {"osm": "WGS84", "tianditu": "WGS84", "amap": "GCJ02", "none": "WGS84"}
+
+#: Tianditu WMTS (Web Mercator ``_w`` tile matrix): vector map and its annotation layer.
+TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
+AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+            "&style=8&x={x}&y={y}&z={z}")
+
+#: Polygons are simplified by this much for display (about 15 m: finer than a screen
+#: pixel at the zoom that shows a township; the downloads keep the layers' detail).
+DISPLAY_SIMPLIFY_DEG = 1.5e-4
+
+#: Marker colour per facility type.
 TYPE_COLOURS = {
-    "tertiary_hospital": "darkred",
-    "secondary_hospital": "red",
-    "township_health_centre": "blue",
-    "community_health_centre": "cadetblue",
-    "village_clinic": "green",
-    "cdc": "purple",
-    "maternal_child_health": "pink",
-    "emergency_station": "orange",
-    "other": "gray",
+    "tertiary_hospital": "#8b0000",
+    "secondary_hospital": "#e31a1c",
+    "township_health_centre": "#1f78b4",
+    "community_health_centre": "#17becf",
+    "village_clinic": "#33a02c",
+    "cdc": "#6a3d9a",
+    "maternal_child_health": "#e377c2",
+    "emergency_station": "#ff7f00",
+    "other": "#7f7f7f",
 }
 
-#: Marker icon per status: a plain plus for open sites, others stand out.
-STATUS_ICONS = {
-    "existing": "plus-sign",
-    "planned": "flag",
-    "under_construction": "wrench",
-    "relocating": "transfer",
-    "closed": "remove",
-}
-
-QUALITY_NOTE = {
-    "zh": {"estimated": "（估算）", "synthetic": "（合成示意）", "illustrative": "（示意）",
-           "official": "", "surveyed": ""},
-    "en": {"estimated": " (estimated)", "synthetic": " (synthetic)",
-           "illustrative": " (illustrative)", "official": "", "surveyed": ""},
-}
-
-TEXT = {
-    "zh": {"boundary": "区域边界", "townships": "乡镇街道人口", "facilities": "医疗卫生机构",
-           "population": "常住人口", "name": "名称", "type": "类型", "grade": "等级",
-           "status": "状态", "beds": "床位", "staff": "人员", "year": "年份",
-           "source": "来源", "location": "位置"},
-    "en": {"boundary": "Region boundary", "townships": "Township population",
-           "facilities": "Health facilities", "population": "Residents", "name": "Name",
-           "type": "Type", "grade": "Grade", "status": "Status", "beds": "Beds",
-           "staff": "Staff", "year": "Year", "source": "Source", "location": "Location"},
-}
+#: Township shading by share covered: (upper limit, colour), as the HTML report.
+SHARE_COLOURS = ((0.5, "#d7301f"), (0.7, "#fc8d59"), (0.9, "#fdcc8a"), (float("inf"), "#1a9850"))
+#: Isochrone band colours, nearest band darkest.
+BAND_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#bdd7e7", "#eff3ff")
+GAP_COLOUR = "#7b3294"
+CHANGE_COLOURS = {"gained": "#1a9850", "lost": "#d73027"}
+CANDIDATE_COLOUR = "#000000"
 
 
-def _quality(region: Region, layer: str, lang: str) -> str:
+@functools.lru_cache(maxsize=None)
+def _data_url(name: str, mime: str) -> str:
+    data = (STATIC / "leaflet" / name).read_bytes()
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def use_vendored_leaflet(fmap: folium.Map) -> None:
+    """Make ``fmap`` load only the vendored Leaflet, inlined, instead of folium's CDN set."""
+    fmap.default_js = [("leaflet", _data_url("leaflet.js", "text/javascript"))]
+    fmap.default_css = [("leaflet_css", _data_url("leaflet.css", "text/css"))]
+
+
+def quality_note(region, layer: str, lang: str) -> str:
+    """`` (estimated)``/``（估算）``... for a layer whose provenance is not official or surveyed."""
     quality = region.provenance.get(layer, {}).get("quality", "official")
-    return QUALITY_NOTE[lang].get(quality, "")
+    return TEXT[lang]["quality_note"].get(quality, "")
 
 
-def base_map(region: Region, *, tiles: str | None = "OpenStreetMap") -> folium.Map:
-    """An empty map fitted to the region. ``tiles=None`` gives a plain background
-    (for machines without network access to a tile server)."""
-    minx, miny, maxx, maxy = region.boundary.bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=tiles,
+def display_frame(frame: gpd.GeoDataFrame, base: str) -> gpd.GeoDataFrame:
+    """``frame`` (WGS-84) in the coordinates of the base map's tiles (GCJ-02 for Amap)."""
+    if BASE_MAPS[base] == "WGS84" or len(frame) == 0:
+        return frame
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(crs.wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+
+    return frame.set_geometry(shapely.transform(frame.geometry.to_numpy(), shift), crs="EPSG:4326")
+
+
+def clicked_wgs84(lon: float, lat: float, base: str) -> tuple[float, float]:
+    """A point clicked on the map, back in WGS-84."""
+    if BASE_MAPS[base] == "WGS84":
+        return float(lon), float(lat)
+    x, y = crs.gcj02_to_wgs84(np.array([lon]), np.array([lat]))
+    return float(x[0]), float(y[0])
+
+
+def base_map(region, *, base: str = "osm", tianditu_key: str = "", lang: str = "zh") -> folium.Map:
+    """An empty map fitted to the region on a base map of :data:`BASE_MAPS`.
+
+    ``'none'`` (or ``'tianditu'`` without a key) gives a plain background.
+    """
+    if base not in BASE_MAPS:
+        raise ValueError(f"unknown base map {base!r}: expected one of {', '.join(BASE_MAPS)}")
+    t = TEXT[lang]
+    minx, miny, maxx, maxy = display_frame(
+        gpd.GeoDataFrame(geometry=[region.boundary], crs="EPSG:4326"), base).total_bounds
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
                       control_scale=True, prefer_canvas=True)
+    use_vendored_leaflet(fmap)
+    if base == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
+    elif base == "tianditu" and tianditu_key.strip():
+        key = "".join(ch for ch in tianditu_key if ch.isalnum())
+        for layer, name in (("vec", t["base_tianditu"]), ("cva", t["base_tianditu_labels"])):
+            folium.TileLayer(TIANDITU_URL.format(layer=layer, key=key), name=name,
+                             attr="&copy; 天地图 Tianditu", subdomains="01234567",
+                             overlay=layer == "cva", control=False).add_to(fmap)
+    elif base == "amap":
+        folium.TileLayer(AMAP_URL, name=t["base_amap"], attr="&copy; 高德地图 AutoNavi",
+                         subdomains="1234", control=False).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
 
 
-def add_boundary(fmap: folium.Map, region: Region, lang: str = "zh") -> None:
+def _geojson(frame: gpd.GeoDataFrame, base: str) -> dict:
+    frame = display_frame(frame, base)
+    geoms = shapely.simplify(frame.geometry.to_numpy(), DISPLAY_SIMPLIFY_DEG, preserve_topology=True)
+    return frame.set_geometry([clean_geometry(g) for g in geoms], crs="EPSG:4326").__geo_interface__
+
+
+def add_boundary(fmap: folium.Map, region, *, base: str = "osm", lang: str = "zh") -> None:
     """The region outline."""
-    t = TEXT[lang]
+    frame = gpd.GeoDataFrame(geometry=[region.boundary], crs="EPSG:4326")
     folium.GeoJson(
-        gpd.GeoSeries([region.boundary], crs="EPSG:4326").__geo_interface__,
-        name=t["boundary"] + _quality(region, "boundary", lang),
-        style_function=lambda _: {"color": "#333333", "weight": 2.5, "fill": False},
+        _geojson(frame, base), name=TEXT[lang]["boundary"] + quality_note(region, "boundary", lang),
+        style_function=lambda _: {"color": "#222222", "weight": 2.5, "fill": False},
     ).add_to(fmap)
 
 
-def add_townships(fmap: folium.Map, region: Region, lang: str = "zh") -> None:
-    """Township polygons shaded by resident population density."""
+def share_colour(share) -> str:
+    """Fill colour of a township by its share covered (grey without residents)."""
+    if share is None or pd.isna(share):
+        return "#cccccc"
+    return next(colour for limit, colour in SHARE_COLOURS if float(share) < limit)
+
+
+def add_townships(fmap: folium.Map, region, towns: gpd.GeoDataFrame, *, base: str = "osm",
+                  lang: str = "zh") -> None:
+    """Townships shaded by share within the threshold, with a tooltip of the figures.
+
+    ``towns`` is :func:`coverage.views.township_view` (``population``, ``covered``,
+    ``share``, ``minutes``).
+    """
     t = TEXT[lang]
-    towns = region.townships.copy()
-    area_km2 = towns.to_crs(region.metric_crs).area / 1e6
-    towns["density"] = (towns["population"].astype(float) / area_km2).round(0)
-    towns["kind_label"] = [schema.label(schema.TOWNSHIP_KINDS, k, lang) for k in towns["kind"]]
-    note = _quality(region, "townships", lang)
-    folium.Choropleth(
-        geo_data=towns[["code", "geometry"]].__geo_interface__,
-        data=towns, columns=["code", "density"], key_on="feature.properties.code",
-        fill_color="YlOrRd", fill_opacity=0.45, line_opacity=0.6, nan_fill_color="white",
-        legend_name=("人口密度（人/平方公里）" if lang == "zh" else "Residents per km²") + note,
-        name=t["townships"] + note,
-    ).add_to(fmap)
+    note = quality_note(region, "townships", lang)
+    pop_note = quality_note(region, "population", lang)
+    frame = towns[["name", "kind", "population", "covered", "share", "geometry"]].copy()
+    frame["kind"] = [schema.label(schema.TOWNSHIP_KINDS, k, lang) for k in frame["kind"]]
+    frame["fill"] = [share_colour(s) for s in frame["share"]]
+    frame["population"] = [f"{p:,.0f}" for p in frame["population"]]
+    frame["covered"] = [f"{c:,.0f}" for c in frame["covered"]]
+    frame["share"] = ["—" if pd.isna(s) else f"{s:.1%}" for s in frame["share"]]
     folium.GeoJson(
-        towns[["name", "kind_label", "population", "density", "geometry"]].__geo_interface__,
-        name=t["townships"] + note, show=True,
-        style_function=lambda _: {"color": "#555555", "weight": 1, "fillOpacity": 0},
+        _geojson(frame, base), name=t["layer_townships"] + note,
+        style_function=lambda f: {"color": "#555555", "weight": 1, "fillOpacity": 0.45,
+                                  "fillColor": f["properties"]["fill"]},
         tooltip=folium.GeoJsonTooltip(
-            fields=["name", "kind_label", "population", "density"],
-            aliases=[t["name"], t["type"], t["population"] + note,
-                     "人/km²" if lang == "zh" else "per km²"]),
+            fields=["name", "kind", "population", "covered", "share"],
+            aliases=[t["township"], t["kind"], t["population"] + pop_note, t["covered"],
+                     t["share"]]),
     ).add_to(fmap)
+
+
+def add_isochrones(fmap: folium.Map, bands: gpd.GeoDataFrame, *, base: str = "osm",
+                   lang: str = "zh", name: str | None = None, outline: bool = False,
+                   show: bool = True) -> None:
+    """Isochrone bands (``minutes``, geometry), widest drawn first; ``outline``: dashed lines only."""
+    t = TEXT[lang]
+    layer = folium.FeatureGroup(name=name or t["layer_isochrones"], show=show)
+    order = bands.sort_values("minutes", ascending=False)
+    for i, (minutes, geom) in enumerate(zip(order["minutes"], order.geometry)):
+        if geom is None or geom.is_empty:
+            continue
+        colour = BAND_COLOURS[min(len(order) - 1 - i, len(BAND_COLOURS) - 1)]
+        style = ({"color": "#333333", "weight": 1.5, "dashArray": "5 4", "fill": False}
+                 if outline else {"color": colour, "weight": 0.8, "fillColor": colour,
+                                  "fillOpacity": 0.35})
+        frame = gpd.GeoDataFrame({"label": [t["within_minutes"].format(m=minutes)]},
+                                 geometry=[geom], crs="EPSG:4326")
+        folium.GeoJson(_geojson(frame, base), style_function=lambda _, s=style: s,
+                       tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+                       ).add_to(layer)
+    layer.add_to(fmap)
+
+
+def add_gaps(fmap: folium.Map, gaps: gpd.GeoDataFrame, *, base: str = "osm",
+             lang: str = "zh") -> None:
+    """Gaps (clusters of uncovered residents) with their residents and nearest facility."""
+    t = TEXT[lang]
+    if len(gaps) == 0:
+        return
+    frame = gaps[["id", "population", "township_name", "nearest_name", "nearest_minutes",
+                  "geometry"]].copy()
+    frame["population"] = [f"{p:,.0f}" for p in frame["population"]]
+    frame["nearest_minutes"] = ["—" if pd.isna(m) else f"{m:.1f}" for m in frame["nearest_minutes"]]
+    folium.GeoJson(
+        _geojson(frame, base), name=t["layer_gaps"],
+        style_function=lambda _: {"color": GAP_COLOUR, "weight": 1.5, "fillColor": GAP_COLOUR,
+                                  "fillOpacity": 0.35},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["id", "population", "township_name", "nearest_name", "nearest_minutes"],
+            aliases=[t["gap"], t["uncovered"], t["township"], t["nearest"], t["minutes_to"]]),
+    ).add_to(fmap)
+
+
+def add_changes(fmap: folium.Map, changes: gpd.GeoDataFrame, *, base: str = "osm",
+                lang: str = "zh") -> None:
+    """Areas gaining (green) or losing (red) coverage in a scenario
+    (:attr:`coverage.scenarios.ScenarioResult.changes`)."""
+    t = TEXT[lang]
+    if len(changes) == 0:
+        return
+    frame = changes[["change", "area_km2", "residents", "geometry"]].copy()
+    frame["label"] = [t["change_names"].get(c, c) for c in frame["change"]]
+    frame["area_km2"] = [f"{a:.2f}" for a in frame["area_km2"]]
+    frame["residents"] = [f"{r:,.0f}" for r in frame["residents"]]
+    folium.GeoJson(
+        _geojson(frame, base), name=t["layer_changes"],
+        style_function=lambda f: {"color": CHANGE_COLOURS.get(f["properties"]["change"], "#555"),
+                                  "weight": 1, "fillOpacity": 0.5,
+                                  "fillColor": CHANGE_COLOURS.get(f["properties"]["change"], "#555")},
+        tooltip=folium.GeoJsonTooltip(fields=["label", "area_km2", "residents"],
+                                      aliases=[t["layer_changes"], "km²", t["population"]]),
+    ).add_to(fmap)
+
+
+def status_symbol(status: str, colour: str, size: int = 14) -> str:
+    """HTML of a facility symbol: the type's colour, the shape by status.
+
+    Existing: filled circle; relocating: filled diamond; under construction: ring
+    with a dot; planned: dashed ring; closed: grey cross.
+    """
+    box = f"width:{size}px;height:{size}px;box-sizing:border-box;display:inline-block;"
+    if status == "relocating":
+        return (f"<span style='{box}background:{colour};border:2px solid #fff;"
+                f"transform:rotate(45deg);box-shadow:0 0 2px #000'></span>")
+    if status == "under_construction":
+        return (f"<span style='{box}border:3px solid {colour};border-radius:50%;background:"
+                f"radial-gradient({colour} 30%, #fff 32%)'></span>")
+    if status == "planned":
+        return (f"<span style='{box}border:2px dashed {colour};border-radius:50%;"
+                "background:rgba(255,255,255,.8)'></span>")
+    if status == "closed":
+        return (f"<span style='{box}color:#666;font:bold {size}px/{size}px sans-serif;"
+                "text-align:center'>×</span>")
+    return (f"<span style='{box}background:{colour};border:2px solid #fff;border-radius:50%;"
+            "box-shadow:0 0 2px #000'></span>")
+
+
+def _cell(value) -> str:
+    return "" if value is None or pd.isna(value) else html.escape(str(value))
 
 
 def facility_popup(row, lang: str = "zh") -> str:
     """HTML for a facility's popup: name, grade, beds, staff, status, year, source."""
     t = TEXT[lang]
-    year = row["opening_year"] if row["status"] != "closed" else row["closing_year"]
+    year = row["closing_year"] if row["status"] == "closed" else row["opening_year"]
     values = [
-        (t["name"], row["name"]),
+        (t["name"], _cell(row["name"])),
         (t["type"], schema.label(schema.FACILITY_TYPES, row["type"], lang)),
-        (t["grade"], row["grade"]),
+        (t["grade"], _cell(row["grade"])),
         (t["status"], schema.label(schema.FACILITY_STATUSES, row["status"], lang)),
-        (t["year"], "" if year is None or str(year) == "<NA>" else year),
-        (t["beds"], "" if str(row["beds"]) == "<NA>" else row["beds"]),
-        (t["staff"], "" if str(row["staff"]) == "<NA>" else row["staff"]),
+        (t["year"], _cell(year)),
+        (t["beds"], _cell(row["beds"])),
+        (t["staff"], _cell(row["staff"])),
         (t["location"], schema.label(schema.LOCATION_QUALITIES, row["location_quality"], lang)),
-        (t["source"], row["source"]),
+        (t["source"], _cell(row["source"])),
     ]
-    rows = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{k}</th><td>{v}</td></tr>"
-                   for k, v in values if v not in ("", None))
+    rows = "".join(f"<tr><th style='text-align:left;padding-right:6px;white-space:nowrap'>{k}"
+                   f"</th><td>{v}</td></tr>" for k, v in values if v)
     return f"<table style='font-size:12px'>{rows}</table>"
 
 
-def add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, lang: str = "zh",
-                   name: str | None = None) -> None:
-    """Facility markers: colour by type, icon by status, popup with the record."""
-    layer = folium.FeatureGroup(name=name or TEXT[lang]["facilities"])
-    for _, row in facilities.iterrows():
+def add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, *, base: str = "osm",
+                   lang: str = "zh", name: str | None = None) -> None:
+    """Facility markers: colour by type, shape by status, popup with the record."""
+    layer = folium.FeatureGroup(name=name or TEXT[lang]["layer_facilities"])
+    shown = display_frame(facilities, base)
+    for (_, row), point in zip(facilities.iterrows(), shown.geometry):
+        symbol = status_symbol(row["status"], TYPE_COLOURS.get(row["type"], "#7f7f7f"))
         folium.Marker(
-            location=[row.geometry.y, row.geometry.x],
-            icon=folium.Icon(color=TYPE_COLOURS.get(row["type"], "gray"),
-                             icon=STATUS_ICONS.get(row["status"], "info-sign")),
-            tooltip=row["name"],
-            popup=folium.Popup(facility_popup(row, lang), max_width=320),
+            location=[point.y, point.x],
+            icon=folium.DivIcon(html=symbol, icon_size=(14, 14), icon_anchor=(7, 7),
+                                class_name="facility"),
+            tooltip=html.escape(str(row["name"])),
+            popup=folium.Popup(facility_popup(row, lang), max_width=340),
         ).add_to(layer)
     layer.add_to(fmap)
 
 
-def legend_html(lang: str = "zh") -> str:
-    """A legend of facility types (colours) and statuses (icons) as HTML."""
-    types = "".join(
-        f"<span style='color:{colour}'>●</span> {schema.label(schema.FACILITY_TYPES, key, lang)}<br>"
-        for key, colour in TYPE_COLOURS.items())
-    statuses = "".join(
-        f"<i class='glyphicon glyphicon-{icon}'></i> "
-        f"{schema.label(schema.FACILITY_STATUSES, key, lang)}<br>"
-        for key, icon in STATUS_ICONS.items())
-    return f"<div style='font-size:13px'>{types}<hr style='margin:4px 0'>{statuses}</div>"
+def add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame, *, base: str = "osm",
+              lang: str = "zh", name: str | None = None, label: str = "name") -> None:
+    """Candidate or proposed sites (points with a ``label`` column) as black stars."""
+    layer = folium.FeatureGroup(name=name or TEXT[lang]["layer_sites"])
+    shown = display_frame(sites, base)
+    for text, point in zip(sites[label], shown.geometry):
+        folium.Marker(
+            location=[point.y, point.x], tooltip=html.escape(str(text)),
+            icon=folium.DivIcon(html=(f"<span style='color:{CANDIDATE_COLOUR};font-size:22px;"
+                                      "line-height:22px;text-shadow:0 0 3px #fff'>★</span>"),
+                                icon_size=(22, 22), icon_anchor=(11, 11), class_name="site"),
+        ).add_to(layer)
+    layer.add_to(fmap)
 
 
-def region_map(region: Region, lang: str = "zh", *, tiles: str | None = "OpenStreetMap",
-               facilities: gpd.GeoDataFrame | None = None) -> folium.Map:
-    """The first map of a region: boundary, townships, facilities, layer control."""
-    fmap = base_map(region, tiles=tiles)
-    add_townships(fmap, region, lang)
-    add_boundary(fmap, region, lang)
-    add_facilities(fmap, region.facilities if facilities is None else facilities, lang,
-                   name=TEXT[lang]["facilities"] + _quality(region, "facilities", lang))
+def legend_html(lang: str = "zh", *, required_share: float | None = None) -> str:
+    """A legend: facility types (colours), statuses (shapes), township shading, bands, gaps."""
+    t = TEXT[lang]
+    swatch = ("<span style='display:inline-block;width:14px;height:10px;background:{};"
+              "opacity:{};border:1px solid #555;margin-right:4px'></span>")
+    types = "".join(f"{status_symbol('existing', c, 12)} "
+                    f"{schema.label(schema.FACILITY_TYPES, k, lang)}<br>"
+                    for k, c in TYPE_COLOURS.items())
+    statuses = "".join(f"{status_symbol(s.key, '#555555', 12)} {s.zh if lang == 'zh' else s.en}<br>"
+                       for s in schema.FACILITY_STATUSES)
+    lower = 0.0
+    shares = ""
+    for limit, colour in SHARE_COLOURS:
+        text = f"≥ {lower:.0%}" if limit == float("inf") else f"{lower:.0%}–{limit:.0%}"
+        shares += swatch.format(colour, 0.7) + text + "<br>"
+        lower = limit
+    extra = (swatch.format(BAND_COLOURS[1], 0.5) + t["layer_isochrones"] + "<br>"
+             + swatch.format(GAP_COLOUR, 0.5) + t["layer_gaps"] + "<br>"
+             + "<span style='font-size:16px'>★</span> " + t["layer_sites"] + "<br>")
+    return (f"<div style='font-size:13px;line-height:1.5'><b>{t['legend_types']}</b><br>{types}"
+            f"<b>{t['legend_status']}</b><br>{statuses}<b>{t['legend_share']}</b><br>{shares}"
+            f"{extra}</div>")
+
+
+def coverage_map(region, *, towns: gpd.GeoDataFrame, bands: gpd.GeoDataFrame,
+                 gaps: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, lang: str = "zh",
+                 base: str = "osm", tianditu_key: str = "",
+                 before_bands: gpd.GeoDataFrame | None = None,
+                 sites: gpd.GeoDataFrame | None = None,
+                 changes: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """The coverage map of a view: townships, bands, gaps, boundary, facilities, layer control.
+
+    ``before_bands`` (a what-if's bands before the change) are drawn as dashed
+    outlines over the new ones, ``changes`` (its gained and lost areas) shaded;
+    ``sites`` are candidate or proposed sites.
+    """
+    t = TEXT[lang]
+    fmap = base_map(region, base=base, tianditu_key=tianditu_key, lang=lang)
+    add_townships(fmap, region, towns, base=base, lang=lang)
+    note = quality_note(region, "network", lang)
+    add_isochrones(fmap, bands, base=base, lang=lang, name=t["layer_isochrones"] + note)
+    if before_bands is not None:
+        add_isochrones(fmap, before_bands, base=base, lang=lang, outline=True,
+                       name=t["layer_before"] + note)
+    if changes is not None:
+        add_changes(fmap, changes, base=base, lang=lang)
+    add_gaps(fmap, gaps, base=base, lang=lang)
+    add_boundary(fmap, region, base=base, lang=lang)
+    add_facilities(fmap, facilities, base=base, lang=lang,
+                   name=t["layer_facilities"] + quality_note(region, "facilities", lang))
+    if sites is not None and len(sites):
+        add_sites(fmap, sites, base=base, lang=lang)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
-
-
-def static_region_figure(region: Region, facilities: gpd.GeoDataFrame | None = None):
-    """The region map as a matplotlib figure, for machines with no access to tile
-    servers or the Leaflet CDN: township density, boundary and facilities by type.
-
-    Text-free (colours as in :data:`TYPE_COLOURS`, :func:`legend_html` explains
-    them), so it renders without CJK fonts.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    facilities = region.facilities if facilities is None else facilities
-    towns = region.townships.to_crs(region.metric_crs)
-    density = towns["population"].astype(float) / (towns.area / 1e6)
-    fig, ax = plt.subplots(figsize=(9, 9))
-    towns.assign(density=density).plot(ax=ax, column="density", cmap="YlOrRd", alpha=0.55,
-                                       edgecolor="#555555", linewidth=0.6)
-    gpd.GeoSeries([region.boundary], crs="EPSG:4326").to_crs(region.metric_crs).boundary.plot(
-        ax=ax, color="#333333", linewidth=1.8)
-    points = facilities.to_crs(region.metric_crs)
-    for key, colour in TYPE_COLOURS.items():
-        sel = points[points["type"] == key]
-        if len(sel):
-            hollow = ~sel["status"].isin(("existing", "relocating"))
-            sel[~hollow].plot(ax=ax, color=colour, markersize=60, edgecolor="white", zorder=3)
-            sel[hollow].plot(ax=ax, facecolor="none", edgecolor=colour, markersize=60,
-                             linewidth=1.5, zorder=3)
-    ax.set_axis_off()
-    fig.tight_layout()
-    return fig

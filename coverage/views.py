@@ -1,0 +1,238 @@
+"""Views of a region for one set of controls: what the app shows, computed by the library.
+
+A view is a year, a travel mode (one mode for everyone, or each township kind's
+mode as in the 15-minute circle target), a threshold in minutes and a set of
+facility types. The functions here turn an :class:`coverage.access.AccessContext`
+and those controls into the frames the map, the dashboard and the downloads show,
+so that ``app.py`` only lays them out. Uploaded files are validated by the
+library's own readers (:func:`read_upload`), never executed or unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from coverage.access import AccessContext, population_within
+from coverage.errors import InputError
+from coverage.gaps import coverage_gaps
+from coverage.layers import BANDS, MIN_GAP_POPULATION, circle_parameters, mode_isochrones, township_coverage
+from coverage.targets import evaluate, results_frame
+
+#: Travel-mode choices: each township kind's mode (the circle target's), or one mode.
+MODE_CHOICES = ("by_kind", "walk", "ebike", "car")
+#: Largest upload accepted, in bytes (the app's ``server.maxUploadSize`` is the same 50 MB).
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: File suffixes accepted per kind of upload (the readers dispatch on them).
+UPLOAD_SUFFIXES = {
+    "facilities": (".csv", ".xlsx", ".xls", ".geojson", ".json"),
+    "raster": (".tif", ".tiff"),
+    "network": (".osm", ".pbf", ".graphml", ".geojson", ".gpkg"),
+    "scenario": (".toml",),
+}
+
+
+def travel_mode(region, choice: str) -> str | dict[str, str]:
+    """The mode setting for a choice of :data:`MODE_CHOICES` (``by_kind``: the circle's)."""
+    if choice not in MODE_CHOICES:
+        raise ValueError(f"unknown travel mode {choice!r}: expected one of {', '.join(MODE_CHOICES)}")
+    return dict(circle_parameters(region)["modes"]) if choice == "by_kind" else choice
+
+
+def format_value(value, unit: str) -> str:
+    """A target's measured or required value as shown: shares in %, counts whole, else 2 decimals."""
+    if value is None or pd.isna(value):
+        return "—"
+    if unit == "share":
+        return f"{float(value):.1%}"
+    if unit in ("townships", "levels"):
+        return f"{float(value):.0f}"
+    return f"{float(value):.2f}"
+
+
+def modes_used(region, mode: str | Mapping[str, str]) -> list[str]:
+    """The modes a setting needs for the region's townships, sorted."""
+    if isinstance(mode, str):
+        return [mode]
+    return sorted({mode[k] for k in region.townships["kind"].unique()})
+
+
+def township_view(context: AccessContext, *, minutes: float, types: Iterable[str],
+                  mode: str | Mapping[str, str], facilities: gpd.GeoDataFrame | None = None
+                  ) -> gpd.GeoDataFrame:
+    """Township polygons with ``population``, ``covered`` and ``share`` within ``minutes``.
+
+    ``facilities`` replaces the context's open facilities of ``types`` (a what-if).
+    """
+    if facilities is None:
+        facilities = context.facilities(list(types))
+    seconds, _ = context.seconds_by_kind(mode, facilities)
+    table = population_within(context.population, seconds, [minutes], context.region.townships,
+                              mode=mode, region_name=context.region.name_zh)
+    return township_coverage(context.region, table, minutes)
+
+
+def isochrone_view(context: AccessContext, facilities: gpd.GeoDataFrame,
+                   mode: str | Mapping[str, str], bands: Sequence[float] = BANDS
+                   ) -> gpd.GeoDataFrame:
+    """Isochrone bands (``minutes``, geometry) around ``facilities``.
+
+    With a mode per township kind, each kind's band is its mode's band clipped to
+    the townships of that kind, so the map shows the reach each resident is judged
+    by. Bands are nested and keep their holes.
+    """
+    if len(facilities) == 0:
+        return gpd.GeoDataFrame({"minutes": []}, geometry=[], crs="EPSG:4326")
+    frames = {m: mode_isochrones(context, m, facilities, bands)
+              for m in modes_used(context.region, mode)}
+    if isinstance(mode, str):
+        return frames[mode][["minutes", "geometry"]].reset_index(drop=True)
+    towns = context.region.townships
+    rows = []
+    for minutes in bands:
+        pieces = []
+        for kind, group in towns.groupby("kind"):
+            band = frames[mode[kind]]
+            band = band.loc[band["minutes"] == minutes, "geometry"]
+            area = shapely.union_all(group.geometry.to_numpy())
+            pieces.extend(shapely.intersection(g, area) for g in band)
+        rows.append({"minutes": minutes, "geometry": shapely.union_all(pieces)})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def gaps_view(context: AccessContext, *, minutes: float, types: Iterable[str],
+              mode: str | Mapping[str, str]) -> gpd.GeoDataFrame:
+    """Gaps (服务盲区) of at least :data:`coverage.layers.MIN_GAP_POPULATION` residents."""
+    return coverage_gaps(context, minutes=minutes, types=list(types), mode=mode,
+                         min_population=MIN_GAP_POPULATION)
+
+
+def targets_view(context: AccessContext) -> pd.DataFrame:
+    """Every planning target of the pack checked for the context's year (results frame)."""
+    region = context.region
+    return results_frame(evaluate(region, year=context.year, context=context), region.townships)
+
+
+def report_html(context: AccessContext, *, minutes: float, types: Iterable[str],
+                mode: str | Mapping[str, str]) -> str:
+    """The self-contained HTML report (:func:`coverage.report.render_report`) of this view."""
+    from coverage.report import render_report
+
+    region = context.region
+    types = list(types)
+    facilities = context.facilities(types)
+    bands = sorted({*BANDS, minutes})
+    isochrones = pd.concat([mode_isochrones(context, m, facilities, bands)
+                            for m in modes_used(region, mode)], ignore_index=True)
+    params = {**circle_parameters(region), "minutes": minutes, "types": types, "modes": mode}
+    return render_report(
+        region, year=context.year, params=params,
+        townships=township_view(context, minutes=minutes, types=types, mode=mode),
+        targets=targets_view(context), facilities=context.facilities(),
+        isochrones=isochrones, gaps=gaps_view(context, minutes=minutes, types=types, mode=mode))
+
+
+def read_upload(data: bytes, name: str, kind: str, folder: str | Path | None = None) -> Path:
+    """Write an uploaded file into ``folder`` (a new temporary folder by default) for a reader.
+
+    Only the suffix of ``name`` is kept (the rest is replaced, so a name cannot
+    reach outside the folder); the file is only ever read by the library's readers.
+
+    Raises
+    ------
+    InputError
+        For a file larger than :data:`MAX_UPLOAD_BYTES`, an empty one, or a suffix
+        not in :data:`UPLOAD_SUFFIXES` for ``kind``.
+    """
+    suffixes = UPLOAD_SUFFIXES[kind]
+    lower = name.lower()
+    suffix = next((s for s in sorted(suffixes, key=len, reverse=True) if lower.endswith(s)), None)
+    if suffix is None:
+        raise InputError(name, f"unsupported file type: expected one of {', '.join(suffixes)}")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InputError(name, f"the file is {len(data) / 2**20:.0f} MB: at most "
+                         f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted")
+    if not data:
+        raise InputError(name, "the file is empty")
+    stem = re.sub(r"[^\w.-]", "_", Path(name).name[: -len(suffix)]) or "upload"
+    if lower.endswith(".osm.pbf"):
+        stem, suffix = stem.removesuffix(".osm"), ".osm.pbf"
+    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="coverage-upload-"))
+    path = folder / f"{stem}{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def with_uploads(region, *, facilities: gpd.GeoDataFrame | None = None,
+                 network: str | Path | None = None):
+    """A copy of ``region`` with an uploaded facility register and/or road file."""
+    changes = {}
+    if facilities is not None:
+        changes["facilities"] = facilities
+    if network is not None:
+        changes["files"] = {**region.files, "network": Path(network)}
+        changes["_network"] = None
+    return dataclasses.replace(region, **changes)
+
+
+def year_choices(region) -> list[int]:
+    """Years worth offering: from the earliest dated register change to the latest target year."""
+    from coverage.targets import load_targets
+
+    years = [*region.facilities["opening_year"].dropna(), *region.facilities["closing_year"].dropna(),
+             *[t.year for t in load_targets(region) if t.year is not None]]
+    if region.census_year is not None:
+        years.append(region.census_year)
+    if not years:
+        return []
+    return list(range(int(min(years)), int(max(years)) + 1))
+
+
+def baseline(context: AccessContext, *, minutes: float, types: Iterable[str],
+             mode: str | Mapping[str, str]):
+    """A :class:`coverage.scenarios.Baseline` sharing ``context`` (graphs, snaps, times).
+
+    Gained and lost areas are drawn at ``minutes`` (the view's threshold).
+    """
+    from coverage.scenarios import Baseline
+
+    base = Baseline(context.region, context.year, modes=mode, types=list(types), cache_dir=False)
+    base.context = context
+    base.area_minutes = float(minutes)
+    return base
+
+
+def scenario_from_edits(edits: Sequence[Mapping], *, year: int, name_zh: str, name_en: str):
+    """A :class:`coverage.scenarios.Scenario` from edits as plain dicts (``action``,
+    ``facility`` and the edit's fields), as the workbench builds them."""
+    from coverage.scenarios import Edit, Scenario
+
+    return Scenario(name_zh=name_zh, name_en=name_en, year=year, edits=[
+        Edit(e["action"], e["facility"], {k: v for k, v in e.items()
+                                          if k not in ("action", "facility")})
+        for e in edits])
+
+
+def what_if(base, scenario, *, minutes: float):
+    """A scenario compared with ``base``, and the register after it.
+
+    Returns
+    -------
+    result, after
+        :class:`coverage.scenarios.ScenarioResult` at ``minutes``, and the
+        :class:`AccessContext` of the edited register (sharing the baseline's graphs).
+    """
+    from coverage.scenarios import apply, compare
+
+    region = base.region
+    result = compare(region, scenario, year=base.year, minutes=(minutes,), baseline=base)
+    edited = apply(scenario, region.facilities, township_codes=region.townships["code"],
+                   boundary=region.boundary)
+    return result, base.context.sharing(dataclasses.replace(region, facilities=edited))
