@@ -1,7 +1,6 @@
 """Siting: exact MILPs checked against PySAL spopt, fixed existing sites, greedy gaps,
 candidates on the default pack and their ranking checked against a full recomputation."""
 
-import dataclasses
 from pathlib import Path
 
 import geopandas as gpd
@@ -9,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
-import scipy.sparse
 from spopt.locate import LSCP, MCLP, PMedian as SpoptPMedian
 
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, within
