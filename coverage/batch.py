@@ -179,12 +179,13 @@ def _raster_cell_m(raster: Path, metric_crs: str) -> float:
     import rasterio
 
     with rasterio.open(raster) as src:
-        if src.crs is not None and src.crs.is_projected:
-            return float(abs(src.res[0]))
-        cx, cy = (src.bounds.left + src.bounds.right) / 2, (src.bounds.bottom + src.bounds.top) / 2
-    to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
-    x0, y0 = to_metric.transform(cx, cy)
-    x1, _ = to_metric.transform(cx + abs(src.res[0]), cy)
+        res, crs, bounds = abs(src.res[0]), src.crs, src.bounds
+    if crs is not None and crs.is_projected:
+        return float(res)
+    # A geographic raster (WorldPop: 3 arc-seconds): the cell's width at its centre.
+    to_metric = pyproj.Transformer.from_crs(crs or "EPSG:4326", metric_crs, always_xy=True)
+    cx, cy = (bounds.left + bounds.right) / 2, (bounds.bottom + bounds.top) / 2
+    (x0, x1), _ = to_metric.transform([cx, cx + res], [cy, cy])
     return float(abs(x1 - x0))
 
 
