@@ -33,7 +33,8 @@ from coverage.targets import format_results
 from coverage.ui_text import TEXT
 
 ROOT = Path(__file__).resolve().parent
-STATUS_ICON = {"pass": "✅", "fail": "❌", "no data": "⚪", "insufficient data": "⚠️"}
+#: Badge colour per target status (text badges: no emoji font is needed).
+STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient data": "orange"}
 
 
 # --- shared resources and cached views ------------------------------------------------
@@ -169,38 +170,55 @@ def _towns_table(towns: pd.DataFrame, t) -> pd.DataFrame:
 
 # --- sidebar -------------------------------------------------------------------------
 
+def _choice(widget, label, options, name, lang, default=None, *, multi=False, **kw):
+    """A choice widget whose labels follow the language while its value stays.
+
+    Labels change with the language, so each language has its own widget (key
+    ``name:lang``); the value is kept under ``keep:name`` and seeds the other one.
+    """
+    kept = st.session_state.get(f"keep:{name}", default)
+    if multi:
+        value = widget(label, options, default=[o for o in (kept or []) if o in options],
+                       key=f"{name}:{lang}", **kw)
+    else:
+        index = options.index(kept) if kept in options else 0
+        value = widget(label, options, index=index, key=f"{name}:{lang}", **kw)
+    st.session_state[f"keep:{name}"] = value
+    return value
+
+
 def sidebar():
     lang = "en" if st.sidebar.radio(TEXT["zh"]["lang_label"], ["中文", "English"],
                                     horizontal=True, key="lang") == "English" else "zh"
     t = TEXT[lang]
+    side = st.sidebar
     packs = [str(p) for p in find_regions(ROOT)]
-    path = st.sidebar.selectbox(t["region"], packs, key="region",
-                                format_func=lambda p: _region(p).name(lang))
+    path = _choice(side.selectbox, t["region"], packs, "region", lang,
+                   format_func=lambda p: _region(p).name(lang))
     region = _region(path)
     token = st.session_state.get(f"upload:{path}", "")
-    years = views.year_choices(region)
-    year = st.sidebar.selectbox(t["year"], [None, *years], key=f"year:{path}",
-                                format_func=lambda y: t["year_now"] if y is None else f"{y}")
+    year = _choice(side.selectbox, t["year"], ["now", *views.year_choices(region)],
+                   f"year:{path}", lang, format_func=lambda y: t["year_now"] if y == "now" else f"{y}")
+    year = None if year == "now" else int(year)
     circle = circle_parameters(region)
-    mode_choice = st.sidebar.radio(t["mode"], list(views.MODE_CHOICES), key="mode",
-                                   format_func=lambda m: t["mode_choices"][m])
+    mode_choice = _choice(side.radio, t["mode"], list(views.MODE_CHOICES), "mode", lang,
+                          format_func=lambda m: t["mode_choices"][m])
     if mode_choice == "by_kind":
-        st.sidebar.caption(t["by_kind_help"].format(
+        side.caption(t["by_kind_help"].format(
             "；".join(f"{_label(schema.TOWNSHIP_KINDS, k, lang)} {t['modes'][m]}"
                       for k, m in sorted(circle["modes"].items()))))
-    minutes = st.sidebar.select_slider(t["threshold"], [5, 10, 15, 20, 30, 45, 60],
-                                       value=int(circle["minutes"]), key="minutes")
-    all_types = [term.key for term in schema.FACILITY_TYPES]
-    types = st.sidebar.multiselect(t["types"], all_types, default=list(circle["types"]),
-                                   key=f"types:{path}",
-                                   format_func=lambda k: _label(schema.FACILITY_TYPES, k, lang))
-    st.sidebar.divider()
-    base = st.sidebar.radio(t["base"], list(maps.BASE_MAPS), key="base",
-                            format_func=lambda b: t["base_choices"][b])
+    minutes = side.select_slider(t["threshold"], [5, 10, 15, 20, 30, 45, 60],
+                                 value=int(circle["minutes"]), key="minutes")
+    types = _choice(side.multiselect, t["types"], [term.key for term in schema.FACILITY_TYPES],
+                    f"types:{path}", lang, default=list(circle["types"]), multi=True,
+                    format_func=lambda k: _label(schema.FACILITY_TYPES, k, lang))
+    side.divider()
+    base = _choice(side.radio, t["base"], list(maps.BASE_MAPS), "base", lang,
+                   format_func=lambda b: t["base_choices"][b])
     key = ""
     if base == "tianditu":
-        key = st.sidebar.text_input(t["tianditu_key"], type="password", key="tk")
-    st.sidebar.caption(t["base_help"][base])
+        key = side.text_input(t["tianditu_key"], type="password", key="tk")
+    side.caption(t["base_help"][base])
     return dict(lang=lang, t=t, path=path, region=_base_region(path, token), token=token,
                 year=year, mode_choice=mode_choice, minutes=minutes, types=tuple(types),
                 base=base, key=key, circle=circle)
@@ -247,7 +265,7 @@ def page_targets(v):
         with st.container(border=True):
             name = row["name_zh"] if lang == "zh" else row["name_en"]
             status = t["target_status"][row["status"]]
-            st.markdown(f"**{STATUS_ICON[row['status']]} {html.escape(name)}** — {status}")
+            st.markdown(f"**{html.escape(name)}** :{STATUS_BADGE[row['status']]}-badge[{status}]")
             c1, c2, c3 = st.columns(3)
             c1.metric(t["measured"], views.format_value(row["measured"], row["unit"]))
             c2.metric(t["required"], views.format_value(row["required"], row["unit"]))

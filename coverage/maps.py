@@ -27,6 +27,7 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
+from folium.template import Template
 import numpy as np
 import pandas as pd
 import shapely
@@ -41,7 +42,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 BASE_MAPS = {"osm": "WGS84", "tianditu": "WGS84", "amap": "GCJ02", "none": "WGS84"}
 
 #: Tianditu WMTS (Web Mercator ``_w`` tile matrix): vector map and its annotation layer.
-TIANDITU_URL = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
                 "&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                 "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}")
 AMAP_URL = ("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
@@ -120,8 +121,12 @@ def base_map(region, *, base: str = "osm", tianditu_key: str = "", lang: str = "
     t = TEXT[lang]
     minx, miny, maxx, maxy = display_frame(
         gpd.GeoDataFrame(geometry=[region.boundary], crs="EPSG:4326"), base).total_bounds
+    # A zoom that fits the region in about 700 px (fit_bounds would run before the
+    # Streamlit frame has its size and zoom out too far).
+    span = max(maxx - minx, (maxy - miny) / np.cos(np.radians((miny + maxy) / 2)), 1e-6)
+    zoom = int(np.clip(np.floor(np.log2(700 * 360 / (256 * span))), 3, 17))
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                      control_scale=True, prefer_canvas=True)
+                      zoom_start=zoom, control_scale=True, prefer_canvas=True)
     use_vendored_leaflet(fmap)
     if base == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
@@ -134,7 +139,6 @@ def base_map(region, *, base: str = "osm", tianditu_key: str = "", lang: str = "
     elif base == "amap":
         folium.TileLayer(AMAP_URL, name=t["base_amap"], attr="&copy; 高德地图 AutoNavi",
                          subdomains="1234", control=False).add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
 
 
@@ -178,7 +182,7 @@ def add_townships(fmap: folium.Map, region, towns: gpd.GeoDataFrame, *, base: st
     frame["share"] = ["—" if pd.isna(s) else f"{s:.1%}" for s in frame["share"]]
     folium.GeoJson(
         _geojson(frame, base), name=t["layer_townships"] + note,
-        style_function=lambda f: {"color": "#555555", "weight": 1, "fillOpacity": 0.45,
+        style_function=lambda f: {"color": "#555555", "weight": 1, "fillOpacity": 0.3,
                                   "fillColor": f["properties"]["fill"]},
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "kind", "population", "covered", "share"],
@@ -198,7 +202,7 @@ def add_isochrones(fmap: folium.Map, bands: gpd.GeoDataFrame, *, base: str = "os
         if geom is None or geom.is_empty:
             continue
         colour = BAND_COLOURS[min(len(order) - 1 - i, len(BAND_COLOURS) - 1)]
-        style = ({"color": "#333333", "weight": 1.5, "dashArray": "5 4", "fill": False}
+        style = ({"color": "#222222", "weight": 1.2, "dashArray": "4 4", "fill": False}
                  if outline else {"color": colour, "weight": 0.8, "fillColor": colour,
                                   "fillOpacity": 0.35})
         frame = gpd.GeoDataFrame({"label": [t["within_minutes"].format(m=minutes)]},
@@ -221,8 +225,8 @@ def add_gaps(fmap: folium.Map, gaps: gpd.GeoDataFrame, *, base: str = "osm",
     frame["nearest_minutes"] = ["—" if pd.isna(m) else f"{m:.1f}" for m in frame["nearest_minutes"]]
     folium.GeoJson(
         _geojson(frame, base), name=t["layer_gaps"],
-        style_function=lambda _: {"color": GAP_COLOUR, "weight": 1.5, "fillColor": GAP_COLOUR,
-                                  "fillOpacity": 0.35},
+        style_function=lambda _: {"color": GAP_COLOUR, "weight": 1, "fillColor": GAP_COLOUR,
+                                  "fillOpacity": 0.15},
         tooltip=folium.GeoJsonTooltip(
             fields=["id", "population", "township_name", "nearest_name", "nearest_minutes"],
             aliases=[t["gap"], t["uncovered"], t["township"], t["nearest"], t["minutes_to"]]),
@@ -273,6 +277,19 @@ def status_symbol(status: str, colour: str, size: int = 14) -> str:
             "box-shadow:0 0 2px #000'></span>")
 
 
+class HtmlPopup(folium.Popup):
+    """A popup whose HTML is set as a string: folium's own parses it with jQuery,
+    which the offline map does not load."""
+
+    _template = Template("""
+        var {{ this.get_name() }} = L.popup({{ this.options|tojavascript }});
+        {% for name, element in this.html._children.items() %}
+            {{ this.get_name() }}.setContent({{ element.render(**kwargs)|tojson }});
+        {% endfor %}
+        {{ this._parent.get_name() }}.bindPopup({{ this.get_name() }});
+    """)
+
+
 def _cell(value) -> str:
     return "" if value is None or pd.isna(value) else html.escape(str(value))
 
@@ -309,7 +326,7 @@ def add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, *, base: str 
             icon=folium.DivIcon(html=symbol, icon_size=(14, 14), icon_anchor=(7, 7),
                                 class_name="facility"),
             tooltip=html.escape(str(row["name"])),
-            popup=folium.Popup(facility_popup(row, lang), max_width=340),
+            popup=HtmlPopup(facility_popup(row, lang), max_width=340),
         ).add_to(layer)
     layer.add_to(fmap)
 

@@ -1,4 +1,8 @@
-"""The app's first page renders on the default region, in Chinese and in English."""
+"""The app's main flows, driven without a browser (streamlit.testing AppTest).
+
+One AppTest per flow on the default region; graphs come from the pack's disk cache,
+so each flow costs a few seconds. Timings are measured in benchmarks/bench_app.py.
+"""
 
 from pathlib import Path
 
@@ -9,25 +13,116 @@ AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def test_first_page_shows_region_and_caveats():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception
-    assert at.title[0].value == "重庆医疗卫生服务覆盖规划"
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["乡镇街道"] == "10"
-    assert any("合成" in w.value for w in at.warning)  # the synthetic network is said on screen
+def _run(at):
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
 
 
-def test_english_and_second_region():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.sidebar.radio[0].set_value("English").run()
-    assert at.title[0].value == "Chongqing health service-coverage planning"
-    at.sidebar.selectbox[0].select_index(1).run()
-    assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Townships"] == "17"
+def _open(at, page: str, lang: str = "zh"):
+    at.session_state[f"page:{lang}"] = page
+    return _run(at)
 
 
-def test_offline_static_map():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.sidebar.radio[1].set_value("无底图（离线）").run()
-    assert not at.exception
+def _metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def app():
+    return _run(AppTest.from_file(APP, default_timeout=120))
+
+
+def test_first_page_shows_coverage_and_caveats(app):
+    assert app.title[0].value == "重庆医疗卫生服务覆盖规划"
+    metrics = _metrics(app)
+    assert metrics["常住人口"] == "451,768"
+    assert metrics["15分钟内覆盖率"].endswith("%")
+    # The synthetic network and estimated townships are said beside the map.
+    assert any("合成" in w.value and "估算" in w.value for w in app.warning)
+
+
+def test_language_region_and_controls(app):
+    share = _metrics(app)["15分钟内覆盖率"]
+    app.radio(key="mode:zh").set_value("car")
+    _run(app)
+    by_car = _metrics(app)["15分钟内覆盖率"]
+    assert by_car != share
+    app.select_slider(key="minutes").set_value(30)
+    _run(app)
+    assert float(_metrics(app)["30分钟内覆盖率"].rstrip("%")) >= float(by_car.rstrip("%"))
+    app.radio(key="lang").set_value("English")
+    _run(app)
+    assert app.title[0].value == "Chongqing health service-coverage planning"
+    # The controls keep their values across the language switch.
+    assert app.radio(key="mode:en").value == "car"
+    assert _metrics(app)["Covered within 30 min"] == _metrics(app)["Covered within 30 min"]
+    app.selectbox(key="region:en").select_index(1)
+    _run(app)
+    assert "Beibei" in app.caption[0].value or "北碚" in app.caption[0].value
+    app.selectbox(key=f"year:{app.selectbox(key='region:en').value}:en").set_value(2020)
+    _run(app)
+    assert "2020" in app.caption[0].value
+
+
+def test_target_dashboard_and_township_table(app):
+    _open(app, "规划目标")
+    assert any("15分钟基本医疗卫生服务圈" in m.value for m in app.markdown)
+    assert any("初步形成15分钟基本医疗卫生服务圈" in c.value for c in app.caption)  # the quote
+    _open(app, "街镇覆盖")
+    table = app.dataframe[0].value
+    assert len(table) == 10
+    assert table["覆盖率（%）"].between(0, 100).all()
+    assert (table["覆盖人口"] <= table["常住人口"]).all()
+
+
+def test_what_if_from_number_inputs(app):
+    _open(app, "迁建与选址")
+    app.number_input(key="site_lon").set_value(106.35)
+    app.number_input(key="site_lat").set_value(29.50)
+    app.selectbox(key="edit_facility").set_value("gx-zouma-thc")
+    app.button(key="add_edit").click()
+    _run(app)
+    metrics = _metrics(app)
+    before = float(metrics["调整前覆盖"].replace(",", ""))
+    after = float(metrics["调整后覆盖"].replace(",", ""))
+    gained = float(metrics["新增覆盖人口"].replace(",", ""))
+    lost = float(metrics["失去覆盖人口"].replace(",", ""))
+    assert after - before == pytest.approx(gained - lost)
+    assert lost > 0  # 走马's only centre moved far away: its residents lose the circle
+    changes = app.dataframe[1].value
+    assert changes.loc[changes["街镇"] == "走马镇", "失去"].iloc[0] > 0
+
+
+def test_pack_scenario_opens(app):
+    _open(app, "迁建与选址")
+    app.radio(key="scenario_source").set_value("pack")
+    _run(app)
+    assert "调整后覆盖" in _metrics(app)
+
+
+def test_bad_upload_shows_the_readers_error(app):
+    _open(app, "数据导入导出")
+    app.button(key="use_uploads").click()
+    _run(app)
+    assert any("尚未选择文件" in w.value for w in app.warning)
+    bad = "名称,类型,经度,纬度\n某卫生院,卫生院,abc,29.5\n".encode("utf-8")
+    app.file_uploader(key="up_fac").upload("bad.csv", bad, "text/csv")
+    app.button(key="use_uploads").click()
+    _run(app)
+    errors = [e.value for e in app.error]
+    assert errors and "bad.csv row 1" in errors[0] and "not a number" in errors[0]
+    assert not any(i.value for i in app.info)  # the view stays on the pack's data
+
+
+def test_good_upload_switches_the_view(app):
+    _open(app, "数据导入导出")
+    good = ("名称,类型,状态,经度,纬度\n"
+            "甲卫生院,卫生院,现有,106.36,29.56\n").encode("utf-8")
+    app.file_uploader(key="up_fac").upload("one.csv", good, "text/csv")
+    app.button(key="use_uploads").click()
+    _run(app)
+    assert not app.error
+    assert any("上传" in i.value for i in app.info)
+    _open(app, "覆盖地图")
+    assert _metrics(app)["开放机构数"] == "1"
