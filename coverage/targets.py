@@ -7,7 +7,12 @@ text), ``rule``, optional ``year`` (when it is due) and ``notes``, and a
 ``[target.parameters]`` table for the rule. :func:`load_targets` reads it and
 :func:`evaluate` checks every target for a year.
 
-A rule is a function ``rule(region, context, params) -> Outcome`` in :data:`RULES`:
+A rule in :data:`RULES` is called as ``rule(region, context, params) -> Outcome``;
+it works in two steps (:class:`Rule`): ``measure`` the additive pieces a region
+contributes (per-township residents and covered residents, summed times, counts of
+its own facilities), then ``judge`` them. Parts of a large region are measured
+apart and their pieces added up (:func:`merge_pieces`, :mod:`coverage.batch`):
+judged, they give the whole region's outcome. The rules:
 
 ``circle``
     15分钟基本医疗卫生服务圈: share of residents within ``minutes`` of a basic-care
@@ -39,6 +44,7 @@ import io
 import json
 import math
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +66,11 @@ CENTRE_TYPES = ("township_health_centre", "community_health_centre")
 HOSPITAL_TYPES = ("secondary_hospital", "tertiary_hospital")
 #: Slack on share comparisons (float sums of populations).
 SHARE_EPS = 1e-9
+#: Optional register column: the code of the township a facility lies in (the
+#: nearest if none holds it), located among the *whole* region's townships. A part
+#: of a region (:mod:`coverage.batch`) holds only its own townships, so its register
+#: carries this column; without it facilities are located in ``region.townships``.
+LOCATED = "located_code"
 
 
 @dataclass
@@ -170,25 +181,134 @@ def evaluate(region, *, year: int | None = None, targets: list[Target] | None = 
         targets = load_targets(region)
     if context is None:
         context = AccessContext(region, year=year)
-    results = []
-    for target in targets:
-        params = {**DEFAULTS[target.rule], **target.parameters}
-        results.append(Result(target, year, RULES[target.rule](region, context, params)))
-    return results
+    return judge_targets(targets, measure_targets(region, context, targets), region.townships,
+                         year)
 
 
-def _share_outcome(table: pd.DataFrame, required: float, unit: str, details: str) -> Outcome:
-    region_row = table[table["code"] == ""].iloc[0]
+def measure_targets(region, context: AccessContext, targets: list[Target]) -> dict[str, dict]:
+    """Each target's pieces (:class:`Rule`), by target id: what ``region`` contributes.
+
+    Pieces are JSON-ready numbers, flags, lists and dicts keyed by township code, so
+    that parts of a region (:mod:`coverage.batch`) can be measured apart and
+    added up with :func:`merge_pieces`.
+    """
+    return {t.id: RULES[t.rule].measure(region, context, _params(t)) for t in targets}
+
+
+def judge_targets(targets: list[Target], pieces: dict[str, dict], townships: pd.DataFrame,
+                  year: int | None = None) -> list[Result]:
+    """Each target's outcome from its pieces, for the region of ``townships``."""
+    return [Result(t, year, RULES[t.rule].judge(pieces[t.id], _params(t), townships))
+            for t in targets]
+
+
+def merge_pieces(pieces: Iterable[dict]) -> dict:
+    """The pieces of a whole region from those of its parts (disjoint sets of townships).
+
+    Dicts are merged key by key: township keys of different parts are simply
+    united; a key several parts share is merged -- numbers added, flags or-ed,
+    lists joined, dicts merged the same way.
+    """
+    merged: dict = {}
+    for piece in pieces:
+        merged = _merge(merged, piece)
+    return merged
+
+
+def _merge(a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **{k: _merge(a[k], v) if k in a else v for k, v in b.items()}}
+    if isinstance(a, bool) and isinstance(b, bool):
+        return a or b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a + b
+    if isinstance(a, list) and isinstance(b, list):
+        return a + b
+    raise ValueError(f"cannot merge target pieces {a!r} and {b!r}")
+
+
+def _params(target: Target) -> dict:
+    return {**DEFAULTS[target.rule], **target.parameters}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule in two steps, so that the parts of a region can be measured apart.
+
+    ``measure(region, context, params) -> dict`` returns what the region's own
+    townships and own facilities (:func:`own_facilities`) contribute, as additive
+    pieces (per-township populations, covered residents, counts); ``judge(pieces,
+    params, townships) -> Outcome`` decides from the pieces of the whole region.
+    Calling the rule does both on one region.
+    """
+
+    measure: Callable[..., dict]
+    judge: Callable[..., Outcome]
+
+    def __call__(self, region, context: AccessContext, params: dict) -> Outcome:
+        return self.judge(self.measure(region, context, params), params, region.townships)
+
+
+def located_townships(region, facilities: gpd.GeoDataFrame) -> np.ndarray:
+    """Code of the township each facility lies in (the nearest if none holds it).
+
+    Taken from the :data:`LOCATED` column when the register carries one (a part of
+    a region, located among the whole region's townships), else located among
+    ``region.townships``.
+    """
+    if LOCATED in facilities:
+        return facilities[LOCATED].astype(str).to_numpy(dtype=object)
+    if len(facilities) == 0:
+        return np.array([], dtype=object)
+    return assign_townships(region.townships, facilities.geometry.x, facilities.geometry.y,
+                            region.metric_crs)
+
+
+def owning_townships(region, facilities: gpd.GeoDataFrame) -> np.ndarray:
+    """The township each facility belongs to: the one it declares, else where it lies."""
+    declared = facilities["township_code"].astype(str).to_numpy(dtype=object)
+    if (declared != "").all():
+        return declared
+    return np.where(declared != "", declared, located_townships(region, facilities))
+
+
+def own_facilities(region, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The facilities that belong to one of ``region``'s townships (:func:`owning_townships`).
+
+    On a whole region that is every facility; on a part of one it leaves out the
+    neighbours' facilities pulled in for travel, so that each facility is counted
+    by exactly one part.
+    """
+    codes = region.townships["code"].astype(str).to_numpy()
+    return facilities[np.isin(owning_townships(region, facilities), codes)]
+
+
+def _share_pieces(region, context: AccessContext, seconds: np.ndarray, minutes: float,
+                  facilities: gpd.GeoDataFrame) -> dict:
+    """Residents and residents within ``minutes`` per township, own facilities counted."""
+    table = population_within(context.population, seconds, [minutes], region.townships)
     towns = table[table["code"] != ""]
-    failing = towns.loc[~(towns["share"].fillna(1.0) >= required - SHARE_EPS), "code"].tolist()
-    measured = float(region_row["share"])
-    uncovered = float(region_row["population"] - region_row["covered"])
+    return {"population": dict(zip(towns["code"], map(float, towns["population"]))),
+            "covered": dict(zip(towns["code"], map(float, towns["covered"]))),
+            "facilities": len(own_facilities(region, facilities))}
+
+
+def _share_outcome(pieces: dict, townships: pd.DataFrame, required: float, unit: str,
+                   details: str) -> Outcome:
+    codes = townships["code"].astype(str).tolist()
+    population = pd.Series([pieces["population"].get(c, 0.0) for c in codes], dtype=float)
+    covered = pd.Series([pieces["covered"].get(c, 0.0) for c in codes], dtype=float)
+    share = covered / population.where(population > 0)
+    failing = [c for c, ok in zip(codes, share.fillna(1.0) >= required - SHARE_EPS) if not ok]
+    total, within_total = population.sum(), covered.sum()
+    measured = float(within_total / total) if total > 0 else math.nan
     status = "pass" if measured >= required - SHARE_EPS else "fail"
     return Outcome(status, measured, required, unit, failing,
-                   f"未覆盖 uncovered {uncovered:,.0f} 人 residents" + (f"; {details}" if details else ""))
+                   f"未覆盖 uncovered {float(total - within_total):,.0f} 人 residents"
+                   + (f"; {details}" if details else ""))
 
 
-def rule_circle(region, context: AccessContext, params: dict) -> Outcome:
+def measure_circle(region, context: AccessContext, params: dict) -> dict:
     """Share of residents within ``minutes`` of an open basic-care facility.
 
     Each resident travels by the mode of their township's kind (``modes``); the
@@ -196,10 +316,12 @@ def rule_circle(region, context: AccessContext, params: dict) -> Outcome:
     """
     facilities = context.facilities(params["types"])
     seconds, _ = context.seconds_by_kind(params["modes"], facilities)
-    table = population_within(context.population, seconds, [params["minutes"]],
-                              region.townships, mode=params["modes"])
-    return _share_outcome(table, params["required_share"], "share",
-                          f"{len(facilities)} 机构 facilities; " + _modes_text(params["modes"]))
+    return _share_pieces(region, context, seconds, params["minutes"], facilities)
+
+
+def judge_circle(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    return _share_outcome(pieces, townships, params["required_share"], "share",
+                          f"{pieces['facilities']} 机构 facilities; " + _modes_text(params["modes"]))
 
 
 def _modes_text(modes) -> str:
@@ -229,123 +351,180 @@ def centres(facilities: gpd.GeoDataFrame, register: gpd.GeoDataFrame, types,
     return facilities[keep]
 
 
-def rule_one_per_township(region, context: AccessContext, params: dict) -> Outcome:
+def measure_one_per_township(region, context: AccessContext, params: dict) -> dict:
     """Every township has an open centre, by location and by declared township code.
 
     ``judge`` decides which evidence counts: ``'both'`` (default: the point lies in
     the township *and* the register names it), ``'code'`` or ``'location'``. Every
     facility whose point lies in another township than the one it declares is
-    reported.
+    reported (by the part it declares, in a batch run).
     """
     found = centres(context.facilities(), region.facilities, params["types"], params["upgraded"])
     codes = region.townships["code"].astype(str).tolist()
-    names = dict(zip(codes, region.townships["name"]))
-    located = assign_townships(region.townships, found.geometry.x, found.geometry.y,
-                               region.metric_crs) if len(found) else np.array([], dtype=object)
-    by_code = set(found["township_code"]) - {""}
-    by_location = set(located)
+    declared = found["township_code"].astype(str).to_numpy(dtype=object)
+    located = located_townships(region, found)
+    owner = np.where(declared != "", declared, located)
+    mine = np.isin(owner, codes)
+    misplaced = {str(i): [str(name), str(where), str(code)]
+                 for i, name, where, code in zip(found["id"][mine], found["name"][mine],
+                                                 located[mine], declared[mine])
+                 if code and code != where}
+    return {"by_code": [c for c in codes if c in set(declared)],
+            "by_location": [c for c in codes if c in set(located)],
+            "facilities": int(mine.sum()), "misplaced": misplaced}
+
+
+def judge_one_per_township(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
     judge = params["judge"]
     if judge not in ("both", "code", "location"):
         raise ValueError(f"judge must be both, code or location, got {judge!r}")
+    codes = townships["code"].astype(str).tolist()
+    names = dict(zip(codes, townships["name"]))
+    by_code, by_location = set(pieces["by_code"]), set(pieces["by_location"])
     served = {"both": by_code & by_location, "code": by_code, "location": by_location}[judge]
     failing = [c for c in codes if c not in served]
-    notes = []
-    for (_, fac), where in zip(found.iterrows(), located):
-        if fac["township_code"] and fac["township_code"] != where:
-            notes.append(f"{fac['name']} 位于 lies in {names.get(where, where)} 但登记为 but is "
-                         f"registered in {names.get(fac['township_code'], fac['township_code'])}")
+    notes = [f"{name} 位于 lies in {names.get(where, where)} 但登记为 but is "
+             f"registered in {names.get(code, code)}"
+             for _, (name, where, code) in sorted(pieces["misplaced"].items())]
     only = sorted((by_code ^ by_location) & set(codes))
     if only:
         notes.append("依据不一致 location and code disagree for " + "、".join(names[c] for c in only))
     return Outcome("pass" if not failing else "fail", float(len(codes) - len(failing)),
                    float(len(codes)), "townships", failing,
-                   "; ".join(notes) or f"{len(found)} 机构 facilities, 位置与登记一致 location and code agree")
+                   "; ".join(notes) or f"{pieces['facilities']} 机构 facilities, "
+                   "位置与登记一致 location and code agree")
 
 
-def rule_one_per_village(region, context: AccessContext, params: dict) -> Outcome:
+def measure_one_per_village(region, context: AccessContext, params: dict) -> dict:
     """One open 村卫生室 per administrative village (村委会; 社区 not counted).
 
     ``no data`` when the pack has no village table, or when the register lists no
     village clinic at all in any year: a register without them says nothing about
     the villages, so they cannot be failed on it.
     """
-    villages = region.villages
-    if villages is None or len(villages) == 0:
-        return Outcome("no data", None, 1.0, "share", [], "无村数据 the pack has no village table")
+    table = region.villages if region.villages is not None else pd.DataFrame(
+        {"township_code": []})
+    villages = table
     if "kind" in villages:
         villages = villages[villages["kind"].astype(str) == params["village_kind"]]
     kinds = [schema.facility_type(t) for t in params["types"]]
-    if not region.facilities["type"].isin(kinds).any():
-        return Outcome("no data", None, 1.0, "share", [],
-                       f"名录无村卫生室 the register lists no village clinics ({len(villages)} "
-                       "行政村 villages in the pack)")
-    clinics = context.facilities(kinds)
-    where = clinics["township_code"].where(clinics["township_code"] != "")
-    if where.isna().any():
-        located = assign_townships(region.townships, clinics.geometry.x, clinics.geometry.y,
-                                   region.metric_crs)
-        where = where.fillna(pd.Series(located, index=where.index))
-    have = where.value_counts()
-    need = villages["township_code"].astype(str).value_counts()
     codes = region.townships["code"].astype(str).tolist()
-    met = sum(min(int(have.get(c, 0)), int(need.get(c, 0))) for c in codes)
-    total = int(need.reindex(codes, fill_value=0).sum())
+    need = villages["township_code"].astype(str).value_counts()
+    listed = own_facilities(region, region.facilities[region.facilities["type"].isin(kinds)])
+    clinics = context.facilities(kinds)
+    owner = owning_townships(region, clinics)
+    mine = np.isin(owner, codes)
+    have = pd.Series(owner[mine], dtype=object).value_counts()
+    return {"village_table": len(table) > 0, "listed": len(listed),
+            "villages": int(need.reindex(codes, fill_value=0).sum()),
+            "clinics": int(mine.sum()),
+            "have": {c: int(have.get(c, 0)) for c in codes},
+            "need": {c: int(need.get(c, 0)) for c in codes}}
+
+
+def judge_one_per_village(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    if not pieces["village_table"]:
+        return Outcome("no data", None, 1.0, "share", [], "无村数据 the pack has no village table")
+    if pieces["listed"] == 0:
+        return Outcome("no data", None, 1.0, "share", [],
+                       f"名录无村卫生室 the register lists no village clinics ({pieces['villages']} "
+                       "行政村 villages in the pack)")
+    codes = townships["code"].astype(str).tolist()
+    have, need = pieces["have"], pieces["need"]
+    met = sum(min(have.get(c, 0), need.get(c, 0)) for c in codes)
+    total = sum(need.get(c, 0) for c in codes)
     failing = [c for c in codes if have.get(c, 0) < need.get(c, 0)]
     measured = met / total if total else None
     return Outcome("pass" if not failing else "fail", measured, 1.0, "share", failing,
-                   f"{len(clinics)} 村卫生室 clinics for {total} 行政村 villages")
+                   f"{pieces['clinics']} 村卫生室 clinics for {total} 行政村 villages")
 
 
-def rule_hospital_reach(region, context: AccessContext, params: dict) -> Outcome:
-    """Share of residents within ``minutes`` by ``mode`` of an open hospital of ``grades``."""
+def _hospitals(context: AccessContext, params: dict) -> gpd.GeoDataFrame:
     hospitals = context.facilities(params["types"])
-    hospitals = hospitals[hospitals["grade"].isin([schema.grade(g) for g in params["grades"]])]
+    return hospitals[hospitals["grade"].isin([schema.grade(g) for g in params["grades"]])]
+
+
+def measure_hospital_reach(region, context: AccessContext, params: dict) -> dict:
+    """Share of residents within ``minutes`` by ``mode`` of an open hospital of ``grades``."""
+    hospitals = _hospitals(context, params)
     seconds, _ = context.seconds(params["mode"], hospitals)
-    table = population_within(context.population, seconds, [params["minutes"]], region.townships,
-                              mode=params["mode"])
-    details = (f"{len(hospitals)} 医院 hospitals" if len(hospitals) else
+    return _share_pieces(region, context, seconds, params["minutes"], hospitals)
+
+
+def judge_hospital_reach(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    details = (f"{pieces['facilities']} 医院 hospitals" if pieces["facilities"] else
                "区域内无此等级医院 no hospital of that grade in the register "
                "(hospitals outside the pack are not modelled)")
-    return _share_outcome(table, params["required_share"], "share", details)
+    return _share_outcome(pieces, townships, params["required_share"], "share", details)
 
 
-def rule_ambulance_response(region, context: AccessContext, params: dict) -> Outcome:
+def _response_pieces(region, context: AccessContext, mode: str,
+                     dispatch: gpd.GeoDataFrame) -> dict:
+    """Per township: reached and unreached residents, their summed times, the slowest."""
+    seconds, _ = context.seconds(mode, dispatch, from_facility=True)
+    points = context.population
+    weight = points["population"].to_numpy(dtype=float)
+    reached = np.isfinite(seconds)
+    frame = pd.DataFrame({"code": points["township_code"].astype(str).to_numpy(),
+                          "weight": np.where(reached, weight, 0.0),
+                          "weighted": np.where(reached, seconds * weight, 0.0),
+                          "lost": np.where(reached, 0.0, weight), "reached": reached,
+                          "slowest": np.where(reached, seconds, 0.0)})
+    sums = frame.groupby("code").agg(weight=("weight", "sum"), weighted=("weighted", "sum"),
+                                     lost=("lost", "sum"), reached=("reached", "sum"),
+                                     slowest=("slowest", "max"))
+    pieces = {column: dict(zip(sums.index, map(float, sums[column])))
+              for column in ("weight", "weighted", "lost", "slowest")}
+    pieces["reached"] = dict(zip(sums.index, map(int, sums["reached"])))
+    pieces["dispatchers"] = len(own_facilities(region, dispatch))
+    return pieces
+
+
+def measure_ambulance_response(region, context: AccessContext, params: dict) -> dict:
     """Population-weighted mean time from the nearest dispatching facility to residents.
 
     Dispatchers are the open facilities of ``dispatch_types`` (急救站), or, when
     the register has none open, of ``fallback_types`` (二级及以上医院). The mean is
     over residents the ambulances reach; any resident they cannot reach fails the
     target too, as does every township whose own mean exceeds ``max_minutes``.
+    Pieces: per township (``slowest``: its slowest reached resident, in seconds)
+    for the stations, and for the fallback when the region owns no open station.
     """
-    dispatch = context.facilities(params["dispatch_types"])
-    basis = "急救站 emergency stations"
-    if len(dispatch) == 0:
-        dispatch = context.facilities(params["fallback_types"])
-        basis = "无急救站，以二级及以上医院代 no emergency station: hospitals grade 2+"
-    seconds, _ = context.seconds(params["mode"], dispatch, from_facility=True)
-    points = context.population
-    weight = points["population"].to_numpy(dtype=float)
-    reached = np.isfinite(seconds)
-    if not reached.any():
-        return Outcome("fail", None, params["max_minutes"], "minutes",
-                       region.townships["code"].astype(str).tolist(),
-                       f"{basis}: {len(dispatch)}; 无人可达 no resident reached")
-    mean = float(np.average(seconds[reached], weights=weight[reached]) / 60.0)
-    frame = pd.DataFrame({"code": points["township_code"].astype(str).to_numpy(),
-                          "w": weight, "ws": np.where(reached, seconds * weight, 0.0),
-                          "lost": np.where(reached, 0.0, weight)})
-    sums = frame.groupby("code")[["w", "ws", "lost"]].sum()
-    town_mean = sums["ws"] / (sums["w"] - sums["lost"]).where(sums["w"] > sums["lost"]) / 60.0
+    pieces = {"stations": _response_pieces(region, context, params["mode"],
+                                            context.facilities(params["dispatch_types"]))}
+    if pieces["stations"]["dispatchers"] == 0:
+        pieces["fallback"] = _response_pieces(region, context, params["mode"],
+                                              context.facilities(params["fallback_types"]))
+    return pieces
+
+
+def dispatch_pieces(pieces: dict) -> tuple[dict, str]:
+    """The dispatchers' pieces an ambulance target is judged on, and their description."""
+    if pieces["stations"]["dispatchers"] > 0:
+        return pieces["stations"], "急救站 emergency stations"
+    return pieces["fallback"], "无急救站，以二级及以上医院代 no emergency station: hospitals grade 2+"
+
+
+def judge_ambulance_response(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    times, basis = dispatch_pieces(pieces)
+    codes = townships["code"].astype(str).tolist()
     limit = params["max_minutes"]
-    failing = [c for c in region.townships["code"].astype(str)
-               if c in sums.index and (sums.at[c, "lost"] > 0 or not town_mean[c] <= limit)]
-    lost = float(weight[~reached].sum())
-    status = "pass" if mean <= limit and lost == 0 else "fail"
+    if sum(times["reached"].values()) == 0:
+        return Outcome("fail", None, limit, "minutes", codes,
+                       f"{basis}: {times['dispatchers']}; 无人可达 no resident reached")
+    present = [c for c in codes if c in times["weight"]]
+    weight, weighted, lost = (pd.Series([times[k][c] for c in present], dtype=float)
+                              for k in ("weight", "weighted", "lost"))
+    mean = float(weighted.sum() / weight.sum() / 60.0) if weight.sum() > 0 else None
+    town_mean = weighted / weight.where(weight > 0) / 60.0
+    failing = [c for c, gone, m in zip(present, lost, town_mean) if gone > 0 or not m <= limit]
+    unreached = float(lost.sum())
+    status = "pass" if mean is not None and mean <= limit and unreached == 0 else "fail"
     return Outcome(status, mean, limit, "minutes", failing,
-                   f"{basis}: {len(dispatch)}; 不可达 unreached {lost:,.0f} 人 residents")
+                   f"{basis}: {times['dispatchers']}; 不可达 unreached {unreached:,.0f} 人 residents")
 
 
-def rule_ratio(region, context: AccessContext, params: dict) -> Outcome:
+def measure_ratio(region, context: AccessContext, params: dict) -> dict:
     """``field`` per ``per`` residents, summed over the open facilities of ``types``.
 
     The register's numbers are complete only when every counted facility has one.
@@ -358,29 +537,41 @@ def rule_ratio(region, context: AccessContext, params: dict) -> Outcome:
     name = params["field"]
     if name not in schema.INTEGER_FIELDS:
         raise ValueError(f"field must be one of {', '.join(schema.INTEGER_FIELDS)}, got {name!r}")
-    facilities = context.facilities(params["types"] or None)
+    facilities = own_facilities(region, context.facilities(params["types"] or None))
     values = facilities[name]
-    known = int(values.notna().sum())
-    population = float(region.townships["population"].sum())
-    per = params["per"]
+    return {"sum": float(values.dropna().sum()), "known": int(values.notna().sum()),
+            "facilities": len(facilities),
+            "population": dict(zip(region.townships["code"].astype(str),
+                                   map(float, region.townships["population"])))}
+
+
+def judge_ratio(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    name, per, required = params["field"], params["per"], params["required"]
+    known, count = pieces["known"], pieces["facilities"]
+    population = float(pd.Series([pieces["population"].get(c, 0.0) for c in
+                                  townships["code"].astype(str)], dtype=float).sum())
     unit = f"{name} per {per:,}"
-    coverage_text = f"{known}/{len(facilities)} 机构有数据 facilities report {name}"
+    coverage_text = f"{known}/{count} 机构有数据 facilities report {name}"
     if known == 0 or population <= 0:
-        return Outcome("insufficient data", None, params["required"], unit, [], coverage_text)
-    value = float(values.dropna().sum()) / population * per
+        return Outcome("insufficient data", None, required, unit, [], coverage_text)
+    value = pieces["sum"] / population * per
     at_least = params["comparison"] == "at_least"
-    meets = value >= params["required"] - SHARE_EPS if at_least else value <= params["required"] + SHARE_EPS
-    if known == len(facilities):
-        return Outcome("pass" if meets else "fail", value, params["required"], unit, [], coverage_text)
+    meets = value >= required - SHARE_EPS if at_least else value <= required + SHARE_EPS
+    if known == count:
+        return Outcome("pass" if meets else "fail", value, required, unit, [], coverage_text)
     if at_least and meets:
-        return Outcome("pass", value, params["required"], unit, [],
+        return Outcome("pass", value, required, unit, [],
                        coverage_text + "; 下限已达标 the lower bound already meets the target")
-    shown = value if known / len(facilities) >= params["min_data_share"] else None
-    return Outcome("insufficient data", shown, params["required"], unit, [],
+    shown = value if known / count >= params["min_data_share"] else None
+    return Outcome("insufficient data", shown, required, unit, [],
                    coverage_text + ("; 数值为下限 value is a lower bound" if shown is not None else ""))
 
 
-def rule_tiered(region, context: AccessContext, params: dict) -> Outcome:
+#: The 乡镇 level of ``tiered``: a centre located in each township.
+TIERED_TOWNSHIP = {"types": CENTRE_TYPES, "upgraded": True, "judge": "location"}
+
+
+def measure_tiered(region, context: AccessContext, params: dict) -> dict:
     """Reach to each level: 村 (primary care near home), 乡镇 (a centre in the township), 区.
 
     * 头疼脑热不出村: residents within ``village_minutes`` by ``village_mode`` of a
@@ -393,22 +584,29 @@ def rule_tiered(region, context: AccessContext, params: dict) -> Outcome:
 
     The measured value is the number of levels met, out of three.
     """
+    pieces = {}
+    for level in ("village", "district"):
+        facilities = context.facilities(params[f"{level}_types"])
+        seconds, _ = context.seconds(params[f"{level}_mode"], facilities)
+        pieces[level] = _share_pieces(region, context, seconds, params[f"{level}_minutes"],
+                                      facilities)
+    pieces["township"] = measure_one_per_township(region, context, TIERED_TOWNSHIP)
+    return pieces
+
+
+def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
     levels, failing, texts = 0, set(), []
-    for key, types, minutes, mode in (
-            ("村 village", params["village_types"], params["village_minutes"], params["village_mode"]),
-            ("区 district", params["district_types"], params["district_minutes"], params["district_mode"])):
-        seconds, _ = context.seconds(mode, context.facilities(types))
-        table = population_within(context.population, seconds, [minutes], region.townships, mode=mode)
-        outcome = _share_outcome(table, params["required_share"], "share", "")
+    for level, label in (("village", "村 village"), ("district", "区 district")):
+        outcome = _share_outcome(pieces[level], townships, params["required_share"], "share", "")
         levels += outcome.status == "pass"
         failing.update(outcome.failing)
-        texts.append(f"{key} ≤{minutes:g} min {mode}: {outcome.measured:.1%}")
-    township = rule_one_per_township(region, context, {
-        "types": CENTRE_TYPES, "upgraded": True, "judge": "location"})
+        texts.append(f"{label} ≤{params[f'{level}_minutes']:g} min {params[f'{level}_mode']}: "
+                     f"{outcome.measured:.1%}")
+    township = judge_one_per_township(pieces["township"], TIERED_TOWNSHIP, townships)
     levels += township.status == "pass"
     failing.update(township.failing)
     texts.insert(1, f"乡镇 township: {township.measured:.0f}/{township.required:.0f}")
-    order = region.townships["code"].astype(str).tolist()
+    order = townships["code"].astype(str).tolist()
     return Outcome("pass" if levels == 3 else "fail", float(levels), 3.0, "levels",
                    [c for c in order if c in failing], "; ".join(texts))
 
@@ -433,9 +631,17 @@ DEFAULTS: dict[str, dict] = {
                "required_share": 1.0},
 }
 
-RULES = {"circle": rule_circle, "one_per_township": rule_one_per_township,
-         "one_per_village": rule_one_per_village, "hospital_reach": rule_hospital_reach,
-         "ambulance_response": rule_ambulance_response, "ratio": rule_ratio, "tiered": rule_tiered}
+RULES: dict[str, Rule] = {
+    "circle": Rule(measure_circle, judge_circle),
+    "one_per_township": Rule(measure_one_per_township, judge_one_per_township),
+    "one_per_village": Rule(measure_one_per_village, judge_one_per_village),
+    "hospital_reach": Rule(measure_hospital_reach, judge_hospital_reach),
+    "ambulance_response": Rule(measure_ambulance_response, judge_ambulance_response),
+    "ratio": Rule(measure_ratio, judge_ratio),
+    "tiered": Rule(measure_tiered, judge_tiered),
+}
+#: 一镇/街一医疗机构 on one region (used by :mod:`coverage.siting`).
+rule_one_per_township = RULES["one_per_township"]
 
 
 # --- output ------------------------------------------------------------------------
