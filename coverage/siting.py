@@ -19,8 +19,10 @@ Each is a small MILP solved exactly by HiGHS (``highspy``) after a reduction (de
 already served by existing sites dropped; for covering models, residents with the
 same set of covering candidates merged into one row). Above ``max_size`` matrix
 entries, or when the solver reaches ``time_limit``, the answer is the greedy one (or
-the solver's better incumbent) with its gap to a proven bound: the MILP's dual
-bound, the LP relaxation's optimum, or, failing both, a simple combinatorial bound.
+the solver's better incumbent) with its gap to a proven bound: the better of the
+MILP's dual bound (or the LP relaxation's optimum) and a bound of the model's own
+(p-median: Lagrangian relaxation of the assignment rows; MCLP: the k largest
+single-site gains).
 
 Thresholds are inclusive (:func:`coverage.access.within`).
 """
@@ -454,12 +456,14 @@ class _Model:
                                       time_limit=self.time_limit, relax=True)
             bound += self.offset
             status = "greedy"
-            trivial = self._trivial_bound()
-            bound = min(bound, trivial) if self.maximise else max(bound, trivial)
         if status not in ("optimal", "time limit", "greedy"):
             raise RuntimeError(f"HiGHS could not solve the {self.name} model: {status}")
         if status == "optimal":
             bound = objective
+        else:
+            # The solver may stop before its root LP: keep the better of its bound and ours.
+            own = self._combinatorial_bound(chosen, objective)
+            bound = min(bound, own) if self.maximise else max(bound, own)
         return self._result(np.sort(chosen), objective, bound, status, time.perf_counter() - t0)
 
     def _n_sites(self) -> int:
@@ -572,7 +576,8 @@ class MaximalCovering(_Covering):
     def _value(self, chosen) -> float:
         return self.base + float(self.group_weight[self._covered(chosen)].sum())
 
-    def _trivial_bound(self) -> float:
+    def _combinatorial_bound(self, chosen, objective) -> float:
+        """The k largest single-site gains (upper bound)."""
         gains = np.sort(self.group_weight @ self.group_cover)[::-1]
         return self.base + min(float(gains[:self.k].sum()), float(self.group_weight.sum()))
 
@@ -619,7 +624,8 @@ class SetCovering(_Covering):
     def _value(self, chosen) -> float:
         return float(len(chosen))
 
-    def _trivial_bound(self) -> float:
+    def _combinatorial_bound(self, chosen, objective) -> float:
+        """One site if anything is left to cover (lower bound)."""
         return float(self.group_cover.shape[0] > 0)
 
     def _milp(self, chosen):
@@ -735,10 +741,44 @@ class PMedian(_Model):
             current[rows] = np.minimum(current[rows], costs)
         return np.array(chosen, dtype=np.int64)
 
-    def _trivial_bound(self) -> float:
-        best = self.row_fallback.copy()
-        np.minimum.at(best, self.pair_row, self.pair_cost)
-        return self.fixed_cost + float(best.sum())
+    def _combinatorial_bound(self, chosen, objective, iterations: int = 300) -> float:
+        """Lagrangian lower bound: the assignment rows relaxed, multipliers by subgradient.
+
+        For multipliers ``u`` (one per row), ``L(u) = sum u + sum min(0, fallback - u)
+        + (sum of the k most negative rho_j)``, ``rho_j = sum_i min(0, cost_ij - u_i)``,
+        bounds the optimum from below; the multipliers start at the rows' costs in the
+        greedy answer and follow the subgradient (Held-Karp step towards ``objective``).
+        """
+        m, n = self.rows.size, len(self.ids)
+        if m == 0:
+            return self.fixed_cost
+        # Rows with no fallback: a large finite cost keeps the arithmetic finite.
+        finite = np.isfinite(self.row_fallback)
+        big = 2.0 * max(self.pair_cost.max(initial=0.0), self.row_fallback[finite].max(initial=0.0)) + 1
+        fallback = np.where(finite, self.row_fallback, big)
+        u = np.minimum(self._row_costs(chosen), big)
+        best, step, stall = -np.inf, 2.0, 0
+        target = objective - self.fixed_cost
+        for _ in range(iterations):
+            reduced = np.minimum(self.pair_cost - u[self.pair_row], 0.0)
+            rho = np.bincount(self.pair_col, reduced, minlength=n)
+            open_ = np.argsort(rho, kind="stable")[:self.k]
+            value = u.sum() + np.minimum(fallback - u, 0.0).sum() + rho[open_].sum()
+            if value > best + 1e-9 * abs(best if np.isfinite(best) else 1.0):
+                best, stall = value, 0
+            else:
+                stall += 1
+                if stall >= 20:
+                    step, stall = step / 2.0, 0
+            is_open = np.zeros(n, bool)
+            is_open[open_] = True
+            served = np.bincount(self.pair_row, (reduced < 0) & is_open[self.pair_col], minlength=m)
+            grad = 1.0 - served - (fallback < u)
+            norm = float(grad @ grad)
+            if norm == 0 or step < 1e-4:
+                break
+            u = u + step * max(target - value, 1e-9 * abs(target)) / norm * grad
+        return self.fixed_cost + float(best)
 
     def _milp(self, chosen):
         n, m, e = len(self.ids), self.rows.size, self.pair_row.size
