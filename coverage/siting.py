@@ -660,7 +660,9 @@ class PMedian(_Model):
         Number of new sites (exactly ``k``).
     fallback
         Time to the nearest existing facility per demand point (inf: none); default
-        no existing facility.
+        no existing facility. A point without a fallback must be served by a new
+        site; when k new sites cannot serve them all, :meth:`solve` raises
+        ``RuntimeError`` (infeasible).
     candidate_ids, time_limit, max_size
         As :class:`MaximalCovering`.
     """
