@@ -26,7 +26,7 @@ from coverage import maps, schema, views
 from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.facilities import read_facilities
-from coverage.layers import BANDS, circle_parameters, csv_text, geojson_text
+from coverage.layers import circle_parameters, csv_text, geojson_text
 from coverage.population import raster_points
 from coverage.region import find_regions, load_region
 from coverage.targets import format_results
@@ -56,10 +56,13 @@ def _base_region(path: str, token: str):
 
 @st.cache_resource(show_spinner=False, max_entries=24)
 def _context(path: str, year: int | None, token: str) -> AccessContext:
+    """The view's context; other years share the register-as-is context's points and graphs."""
+    if year is not None:
+        return views.for_year(_context(path, None, token), year)
     if not token:
-        return AccessContext(_region(path), year=year)
+        return AccessContext(_region(path))
     bundle = _uploads()[token]
-    return AccessContext(bundle["region"], year=year, population=bundle["population"],
+    return AccessContext(bundle["region"], population=bundle["population"],
                          cache_dir=None if bundle["pack_network"] else False)
 
 
@@ -72,16 +75,11 @@ def _townships(path, year, token, minutes, types, mode_choice):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _bands(path, year, token, types, mode_choice, minutes):
-    """Bands of :data:`coverage.layers.BANDS` and ``minutes`` (call with :func:`_band_key`)."""
+    """The bands shown for the threshold (:func:`coverage.views.display_bands`)."""
     ctx = _context(path, year, token)
-    bands = sorted({*BANDS, minutes})
+    bands = views.display_bands(minutes)
     return views.isochrone_view(ctx, ctx.facilities(list(types)),
                                 views.travel_mode(ctx.region, mode_choice), bands)
-
-
-def _band_key(minutes):
-    """The standard bands already hold these thresholds: one cache entry serves them all."""
-    return minutes if minutes not in BANDS else BANDS[-1]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -116,7 +114,7 @@ def _main_map(path, year, token, minutes, types, mode_choice, lang, base, key):
     ctx = _context(path, year, token)
     return maps.coverage_map(
         ctx.region, towns=_townships(path, year, token, minutes, types, mode_choice),
-        bands=_bands(path, year, token, types, mode_choice, _band_key(minutes)),
+        bands=_bands(path, year, token, types, mode_choice, minutes),
         gaps=_gaps(path, year, token, minutes, types, mode_choice),
         facilities=ctx.region.facilities if year is None else ctx.facilities(),
         lang=lang, base=base, tianditu_key=key)
@@ -125,15 +123,15 @@ def _main_map(path, year, token, minutes, types, mode_choice, lang, base, key):
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _what_if(path, year, token, minutes, types, mode_choice, text, _scenario):
     """A scenario (identified by its TOML ``text``) against the view's baseline, and the
-    edited register's townships, threshold band, gaps and open facilities."""
+    edited register's townships, the threshold band before and after, and its open
+    facilities (gaps are left to the coverage map: gained and lost areas show here)."""
     base = _baseline(path, year, token, minutes, types, mode_choice)
     result, after = views.what_if(base, _scenario, minutes=minutes)
-    mode = views.travel_mode(after.region, mode_choice)
+    before_band, after_band = views.what_if_bands(base, result)
     return result, {
-        "towns": views.township_view(after, minutes=minutes, types=types, mode=mode),
-        "bands": views.isochrone_view(after, after.facilities(list(types)), mode, (minutes,)),
-        "gaps": views.gaps_view(after, minutes=minutes, types=types, mode=mode),
-        "facilities": after.facilities()}
+        "towns": views.township_view(after, minutes=minutes, types=types,
+                                     mode=views.travel_mode(after.region, mode_choice)),
+        "before": before_band, "bands": after_band, "facilities": after.facilities()}
 
 
 # --- small helpers ---------------------------------------------------------------------
@@ -207,7 +205,7 @@ def sidebar():
         side.caption(t["by_kind_help"].format(
             "；".join(f"{_label(schema.TOWNSHIP_KINDS, k, lang)} {t['modes'][m]}"
                       for k, m in sorted(circle["modes"].items()))))
-    minutes = side.select_slider(t["threshold"], [5, 10, 15, 20, 30, 45, 60],
+    minutes = side.select_slider(t["threshold"], list(views.THRESHOLDS),
                                  value=int(circle["minutes"]), key="minutes")
     types = _choice(side.multiselect, t["types"], [term.key for term in schema.FACILITY_TYPES],
                     f"types:{path}", lang, default=list(circle["types"]), multi=True,
@@ -394,19 +392,18 @@ def page_workbench(v):
         except InputError as exc:
             _show_error(exc, t)
     sites = st.session_state.get("sites")
-    before_bands = _bands(*args, types, mode_choice, _band_key(minutes))
-    before_bands = before_bands[before_bands["minutes"] == minutes]
     if result is not None:
-        towns, bands, gaps, facilities = (after[k] for k in ("towns", "bands", "gaps",
-                                                             "facilities"))
+        towns, bands, facilities = after["towns"], after["bands"], after["facilities"]
+        before_bands, gaps = after["before"], None
     else:
         towns = _townships(*args, minutes, types, mode_choice)
-        bands, facilities = before_bands, _context(*args).facilities()
+        bands = _bands(*args, types, mode_choice, minutes)
+        before_bands, facilities = None, _context(*args).facilities()
         gaps = _gaps(*args, minutes, types, mode_choice)
     fmap = maps.coverage_map(region, towns=towns, bands=bands, gaps=gaps, facilities=facilities,
                              lang=v["lang"], base=v["base"], tianditu_key=v["key"],
-                             before_bands=before_bands if result is not None else None,
-                             sites=sites, changes=None if result is None else result.changes)
+                             before_bands=before_bands, sites=sites,
+                             changes=None if result is None else result.changes)
     out = st_folium(fmap, height=520, use_container_width=True, returned_objects=["last_clicked"],
                     key="work_map")
     click = (out or {}).get("last_clicked")
@@ -512,7 +509,7 @@ def page_data(v):
     towns = _townships(*args)
     gaps = _gaps(*args)
     bands = _bands(v["path"], v["year"], v["token"], v["types"], v["mode_choice"],
-                   _band_key(v["minutes"]))
+                   v["minutes"])
     slug = region.slug
     ctx = _context(v["path"], v["year"], v["token"])
 

@@ -371,14 +371,15 @@ def legend_html(lang: str = "zh", *, required_share: float | None = None) -> str
 
 
 def coverage_map(region, *, towns: gpd.GeoDataFrame, bands: gpd.GeoDataFrame,
-                 gaps: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, lang: str = "zh",
+                 gaps: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame, lang: str = "zh",
                  base: str = "osm", tianditu_key: str = "",
                  before_bands: gpd.GeoDataFrame | None = None,
                  sites: gpd.GeoDataFrame | None = None,
                  changes: gpd.GeoDataFrame | None = None) -> folium.Map:
     """The coverage map of a view: townships, bands, gaps, boundary, facilities, layer control.
 
-    ``before_bands`` (a what-if's bands before the change) are drawn as dashed
+    ``gaps`` may be ``None`` (not shown). ``before_bands`` (a what-if's bands before
+    the change) are drawn as dashed
     outlines over the new ones, ``changes`` (its gained and lost areas) shaded;
     ``sites`` are candidate or proposed sites.
     """
@@ -392,7 +393,8 @@ def coverage_map(region, *, towns: gpd.GeoDataFrame, bands: gpd.GeoDataFrame,
                        name=t["layer_before"] + note)
     if changes is not None:
         add_changes(fmap, changes, base=base, lang=lang)
-    add_gaps(fmap, gaps, base=base, lang=lang)
+    if gaps is not None:
+        add_gaps(fmap, gaps, base=base, lang=lang)
     add_boundary(fmap, region, base=base, lang=lang)
     add_facilities(fmap, facilities, base=base, lang=lang,
                    name=t["layer_facilities"] + quality_note(region, "facilities", lang))

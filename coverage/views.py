@@ -39,6 +39,29 @@ UPLOAD_SUFFIXES = {
 }
 
 
+#: Thresholds offered, in minutes.
+THRESHOLDS = (5, 10, 15, 20, 30, 45, 60)
+
+
+def display_bands(minutes: float) -> tuple[float, ...]:
+    """The isochrone bands a map shows for a threshold: it and the two offered below it.
+
+    Bands beyond the threshold are left out: they say nothing about the target and
+    the widest band costs the most to draw.
+    """
+    below = [m for m in THRESHOLDS if m < minutes][-2:]
+    return (*below, minutes)
+
+
+def for_year(context: AccessContext, year: int | None) -> AccessContext:
+    """A context for another year of the same region, sharing ``context``'s population,
+    graphs and snaps (they do not depend on the year; travel times are kept per
+    facility set, so nothing stale is shared)."""
+    other = context.sharing(context.region)
+    other.year = year
+    return other
+
+
 def travel_mode(region, choice: str) -> str | dict[str, str]:
     """The mode setting for a choice of :data:`MODE_CHOICES` (``by_kind``: the circle's)."""
     if choice not in MODE_CHOICES:
@@ -236,3 +259,30 @@ def what_if(base, scenario, *, minutes: float):
     edited = apply(scenario, region.facilities, township_codes=region.townships["code"],
                    boundary=region.boundary)
     return result, base.context.sharing(dataclasses.replace(region, facilities=edited))
+
+
+def what_if_bands(base, result) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The threshold band before and after a scenario (``minutes``, geometry; WGS-84).
+
+    Before is the baseline's own band per mode (:meth:`coverage.scenarios.Baseline.band`,
+    computed once), each clipped to the townships travelling by that mode; after is
+    it with the scenario's gained areas added and lost areas taken away, the same
+    polygons :func:`coverage.scenarios.coverage_changes` drew, so nothing is routed twice.
+    """
+    region = base.region
+    metric = region.metric_crs
+    towns = region.townships.to_crs(metric)
+    pieces = []
+    for mode in modes_used(region, base.modes):
+        served = (towns if isinstance(base.modes, str)
+                  else towns[towns["kind"].map(base.modes).eq(mode)])
+        pieces.append(shapely.intersection(base.band(mode)[1],
+                                           shapely.union_all(served.geometry.to_numpy())))
+    before = shapely.union_all(pieces)
+    changes = result.changes.to_crs(metric)
+    gained = shapely.union_all(changes.loc[changes["change"] == "gained", "geometry"].to_numpy())
+    lost = shapely.union_all(changes.loc[changes["change"] == "lost", "geometry"].to_numpy())
+    after = shapely.difference(shapely.union(before, gained), lost)
+    frames = [gpd.GeoDataFrame({"minutes": [base.area_minutes]}, geometry=[g], crs=metric)
+              .to_crs("EPSG:4326") for g in (before, after)]
+    return frames[0], frames[1]
