@@ -371,6 +371,8 @@ def page_workbench(v):
     v["work_year"] = v["year"] if v["year"] is not None else (
         int(v["circle"].get("year") or years[-1]))
     st.caption(t["workbench_help"].format(year=v["work_year"]))
+    if "pending_source" in st.session_state:
+        st.session_state["scenario_source"] = st.session_state.pop("pending_source")
     pending = st.session_state.pop("pending_site", None)
     if pending is not None:
         st.session_state["site_lon"], st.session_state["site_lat"] = pending
@@ -412,6 +414,15 @@ def page_workbench(v):
         st.session_state["pending_site"] = maps.clicked_wgs84(click["lng"], click["lat"], v["base"])
         st.rerun()
     st.caption(t["workbench_map_help"])
+    if st.session_state.get("sites") is not None and st.button(t["sites_to_scenario"],
+                                                              key="sites_to_scenario"):
+        edits = st.session_state.setdefault("edits", [])
+        for sid, point in zip(sites["id"], sites.geometry):
+            edits.append({"action": "add", "facility": f"site-{sid}", "name": f"{t['new_site']} {sid}",
+                          "type": st.session_state.get("add_type", "township_health_centre"),
+                          "lon": float(point.x), "lat": float(point.y)})
+        st.session_state["pending_source"] = "build"
+        st.rerun()
     if result is not None:
         _show_result(result, t)
         st.download_button(t["download_scenario"], lambda: scenario_text(scenario),
@@ -434,7 +445,22 @@ def _show_result(result, t):
                         "lost", "net"]].rename(columns=t["result_columns"]),
                  hide_index=True, width="stretch")
     st.markdown(f"**{t['target_changes']}**")
-    st.dataframe(result.targets, hide_index=True, width="stretch")
+    st.dataframe(_target_changes(result.targets, t), hide_index=True, width="stretch")
+
+
+def _target_changes(frame: pd.DataFrame, t) -> pd.DataFrame:
+    """The scenario's targets, those that change first, in the page's language."""
+    c = t["tc_columns"]
+    out = pd.DataFrame({
+        c["name"]: frame["name_zh" if t["lang"] == "zh" else "name_en"],
+        c["change"]: [t["change_kinds"][k] for k in frame["change"]],
+        c["before"]: [f"{t['target_status'][s]} {views.format_value(m, u)}" for s, m, u in
+                      zip(frame["status_before"], frame["measured_before"], frame["unit"])],
+        c["after"]: [f"{t['target_status'][s]} {views.format_value(m, u)}" for s, m, u in
+                     zip(frame["status_after"], frame["measured_after"], frame["unit"])],
+        c["required"]: [views.format_value(r, u) for r, u in zip(frame["required"], frame["unit"])],
+        c["failing"]: frame["failing_zh_after"]})
+    return out.iloc[frame["change"].eq("").argsort(kind="stable")]
 
 
 def _siting(v, args):

@@ -121,10 +121,10 @@ def base_map(region, *, base: str = "osm", tianditu_key: str = "", lang: str = "
     t = TEXT[lang]
     minx, miny, maxx, maxy = display_frame(
         gpd.GeoDataFrame(geometry=[region.boundary], crs="EPSG:4326"), base).total_bounds
-    # A zoom that fits the region in about 700 px (fit_bounds would run before the
+    # A zoom that fits the region in about 800 px (fit_bounds would run before the
     # Streamlit frame has its size and zoom out too far).
     span = max(maxx - minx, (maxy - miny) / np.cos(np.radians((miny + maxy) / 2)), 1e-6)
-    zoom = int(np.clip(np.floor(np.log2(700 * 360 / (256 * span))), 3, 17))
+    zoom = int(np.clip(np.floor(np.log2(800 * 360 / (256 * span))), 3, 17))
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
                       zoom_start=zoom, control_scale=True, prefer_canvas=True)
     use_vendored_leaflet(fmap)
@@ -202,7 +202,7 @@ def add_isochrones(fmap: folium.Map, bands: gpd.GeoDataFrame, *, base: str = "os
         if geom is None or geom.is_empty:
             continue
         colour = BAND_COLOURS[min(len(order) - 1 - i, len(BAND_COLOURS) - 1)]
-        style = ({"color": "#222222", "weight": 1.2, "dashArray": "4 4", "fill": False}
+        style = ({"color": "#555555", "weight": 0.8, "dashArray": "3 3", "fill": False}
                  if outline else {"color": colour, "weight": 0.8, "fillColor": colour,
                                   "fillOpacity": 0.35})
         frame = gpd.GeoDataFrame({"label": [t["within_minutes"].format(m=minutes)]},

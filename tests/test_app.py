@@ -126,3 +126,19 @@ def test_good_upload_switches_the_view(app):
     assert any("上传" in i.value for i in app.info)
     _open(app, "覆盖地图")
     assert _metrics(app)["开放机构数"] == "1"
+
+
+def test_ranked_sites_join_the_scenario(app):
+    _open(app, "迁建与选址")
+    app.selectbox(key="cand_area").set_value("500107106")  # 走马镇
+    app.button(key="rank").click()
+    _run(app)
+    ranking = app.dataframe[0].value
+    assert len(ranking) > 0 and ranking["newly_covered"].is_monotonic_decreasing
+    app.button(key="sites_to_scenario").click()
+    _run(app)
+    assert app.radio(key="scenario_source").value == "build"
+    metrics = _metrics(app)
+    # New sites only add access: nobody loses it.
+    assert metrics["失去覆盖人口"] == "0"
+    assert float(metrics["新增覆盖人口"].replace(",", "")) > 0
