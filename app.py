@@ -17,7 +17,6 @@ import html
 from pathlib import Path
 
 import altair as alt
-import geopandas as gpd
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -217,9 +216,9 @@ def sidebar():
     if base == "tianditu":
         key = side.text_input(t["tianditu_key"], type="password", key="tk")
     side.caption(t["base_help"][base])
-    return dict(lang=lang, t=t, path=path, region=_base_region(path, token), token=token,
-                year=year, mode_choice=mode_choice, minutes=minutes, types=tuple(types),
-                base=base, key=key, circle=circle)
+    return {"lang": lang, "t": t, "path": path, "region": _base_region(path, token),
+            "token": token, "year": year, "mode_choice": mode_choice, "minutes": minutes,
+            "types": tuple(types), "base": base, "key": key, "circle": circle}
 
 
 # --- pages ----------------------------------------------------------------------------

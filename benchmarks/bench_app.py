@@ -36,6 +36,11 @@ def timed(step) -> float:
     return elapsed
 
 
+def set_value(widget, key, value) -> float:
+    """Seconds of the rerun after setting the widget ``key`` to ``value``."""
+    return timed(lambda: widget(key=key).set_value(value).run())
+
+
 def new_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=300)
 
@@ -55,13 +60,14 @@ def main() -> None:
                         [2020, 2022, 2024])}
     for name, (kind, key, values) in changes.items():
         at = new_app().run()
-        fresh = [timed(lambda v=v: getattr(at, kind)(key=key).set_value(v).run()) for v in values]
-        again = [timed(lambda v=v: getattr(at, kind)(key=key).set_value(v).run()) for v in values]
+        widget = getattr(at, kind)
+        fresh = [set_value(widget, key, v) for v in values]
+        again = [set_value(widget, key, v) for v in values]
         uncached = []
         for v in values:
             st.cache_data.clear()
             st.cache_resource.clear()
-            uncached.append(timed(lambda v=v: getattr(at, kind)(key=key).set_value(v).run()))
+            uncached.append(set_value(widget, key, v))
         print(f"control change, {name}: new value {statistics.median(fresh):.2f} s, "
               f"computed before {statistics.median(again):.2f} s (target < 1 s); "
               f"caches cleared {statistics.median(uncached):.2f} s "

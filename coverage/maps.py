@@ -27,10 +27,10 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-from folium.template import Template
 import numpy as np
 import pandas as pd
 import shapely
+from folium.template import Template
 
 from coverage import crs, schema
 from coverage.layers import clean_geometry
@@ -74,7 +74,7 @@ CHANGE_COLOURS = {"gained": "#1a9850", "lost": "#d73027"}
 CANDIDATE_COLOUR = "#000000"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data_url(name: str, mime: str) -> str:
     data = (STATIC / "leaflet" / name).read_bytes()
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")

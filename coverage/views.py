@@ -23,7 +23,13 @@ import shapely
 from coverage.access import AccessContext, population_within
 from coverage.errors import InputError
 from coverage.gaps import coverage_gaps
-from coverage.layers import BANDS, MIN_GAP_POPULATION, circle_parameters, mode_isochrones, township_coverage
+from coverage.layers import (
+    BANDS,
+    MIN_GAP_POPULATION,
+    circle_parameters,
+    mode_isochrones,
+    township_coverage,
+)
 from coverage.targets import evaluate, results_frame
 
 #: Travel-mode choices: each township kind's mode (the circle target's), or one mode.

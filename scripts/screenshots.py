@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from coverage.ui_text import TEXT  # noqa: E402
+from coverage.ui_text import TEXT
 
 TABS = ("tab_map", "tab_targets", "tab_townships", "tab_workbench", "tab_data", "tab_sources")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

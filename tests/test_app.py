@@ -106,7 +106,7 @@ def test_bad_upload_shows_the_readers_error(app):
     app.button(key="use_uploads").click()
     _run(app)
     assert any("尚未选择文件" in w.value for w in app.warning)
-    bad = "名称,类型,经度,纬度\n某卫生院,卫生院,abc,29.5\n".encode("utf-8")
+    bad = "名称,类型,经度,纬度\n某卫生院,卫生院,abc,29.5\n".encode()
     app.file_uploader(key="up_fac").upload("bad.csv", bad, "text/csv")
     app.button(key="use_uploads").click()
     _run(app)
@@ -118,7 +118,7 @@ def test_bad_upload_shows_the_readers_error(app):
 def test_good_upload_switches_the_view(app):
     _open(app, "数据导入导出")
     good = ("名称,类型,状态,经度,纬度\n"
-            "甲卫生院,卫生院,现有,106.36,29.56\n").encode("utf-8")
+            "甲卫生院,卫生院,现有,106.36,29.56\n").encode()
     app.file_uploader(key="up_fac").upload("one.csv", good, "text/csv")
     app.button(key="use_uploads").click()
     _run(app)
@@ -142,3 +142,15 @@ def test_ranked_sites_join_the_scenario(app):
     # New sites only add access: nobody loses it.
     assert metrics["失去覆盖人口"] == "0"
     assert float(metrics["新增覆盖人口"].replace(",", "")) > 0
+
+
+def test_road_file_upload_gives_the_same_coverage(app):
+    share = _metrics(app)["15分钟内覆盖率"]
+    _open(app, "数据导入导出")
+    roads = (Path(APP).parent / "network" / "roads.osm").read_bytes()
+    app.file_uploader(key="up_roads").upload("roads.osm", roads, "application/xml")
+    app.button(key="use_uploads").click()
+    _run(app)
+    assert not app.error
+    _open(app, "覆盖地图")
+    assert _metrics(app)["15分钟内覆盖率"] == share  # the pack's own roads, uploaded
