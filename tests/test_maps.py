@@ -149,3 +149,9 @@ def test_upload_guard(tmp_path):
     path = views.read_upload(b"a", "../../etc/passwd.csv", "facilities", tmp_path)
     assert path.parent == tmp_path and path.suffix == ".csv"
     assert views.read_upload(b"a", "x.osm.pbf", "network", tmp_path).name == "x.osm.pbf"
+
+
+def test_report_of_the_view_is_self_contained(region, context):
+    page = views.report_html(context, minutes=10, types=["township_health_centre"], mode="walk")
+    assert page.startswith("<!DOCTYPE html>") and region.name_zh in page
+    assert "10分钟" in page and "<script src" not in page and "http" not in page.split("<body>")[1]
