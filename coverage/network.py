@@ -598,10 +598,13 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
 
     ``.osm``/``.osm.bz2``/``.xml`` -> :func:`read_osm_xml`; ``.osm.pbf``/``.pbf`` ->
     :func:`read_osm_pbf`; ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
-    ``.geojson``/``.json`` -> :func:`read_road_file` (``kw`` are its options).
+    ``.geojson``/``.json`` -> :func:`read_road_file` (``kw`` are its options);
+    ``.parquet`` -> :func:`read_edge_table`.
     """
     path = Path(path)
-    if _has_suffix(path, _PBF_SUFFIXES):
+    if _has_suffix(path, (".parquet",)):
+        loader = read_edge_table
+    elif _has_suffix(path, _PBF_SUFFIXES):
         loader = read_osm_pbf
     elif _has_suffix(path, _XML_SUFFIXES):
         loader = read_osm_xml
@@ -611,10 +614,59 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
         return read_road_file(path, **kw)
     else:
         raise InputError(path, "unknown road network format; expected .osm, .osm.bz2, .xml, "
-                         ".osm.pbf, .pbf, .graphml, .shp, .gpkg or .geojson")
+                         ".osm.pbf, .pbf, .graphml, .shp, .gpkg, .geojson or .parquet")
     if kw:
         raise InputError(path, f"options {', '.join(kw)} apply only to road files (.shp, .gpkg, .geojson)")
     return loader(path)
+
+
+#: Columns of an edge table (:func:`coverage.batch.write_network_parquet`): each edge
+#: with its end coordinates (WGS-84), so that it can be read by window without a
+#: node table.
+EDGE_TABLE_COLUMNS = ("u", "v", "ux", "uy", "vx", "vy", "length", "highway", "oneway")
+
+
+def read_edge_table(path: str | Path,
+                    bounds: tuple[float, float, float, float] | None = None) -> RoadNetwork:
+    """Read a Parquet edge table (:data:`EDGE_TABLE_COLUMNS`), whole or by window.
+
+    With WGS-84 ``bounds`` (west, south, east, north) only the edges with an end
+    inside are read; Parquet's row-group statistics let the reader skip the rest.
+    Nodes are the edges' ends, sorted by id.
+
+    Raises
+    ------
+    InputError
+        If the file is not Parquet or lacks a column.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(path, f"not a Parquet edge table: {exc}") from None
+    missing = [c for c in EDGE_TABLE_COLUMNS if c not in names]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)}: expected "
+                         + ", ".join(EDGE_TABLE_COLUMNS))
+    filters = None
+    if bounds is not None:
+        west, south, east, north = bounds
+
+        def inside(x: str, y: str) -> list[tuple]:
+            return [(x, ">=", west), (x, "<=", east), (y, ">=", south), (y, "<=", north)]
+
+        filters = [inside("ux", "uy"), inside("vx", "vy")]
+    table = pq.read_table(path, columns=list(EDGE_TABLE_COLUMNS), filters=filters).to_pandas()
+    ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
+                         "x": np.concatenate([table["ux"], table["vx"]]),
+                         "y": np.concatenate([table["uy"], table["vy"]])})
+    nodes = ends.drop_duplicates("id").set_index("id").sort_index()
+    nodes.index.name = "osmid"
+    edges = table[["u", "v", "length", "highway", "oneway"]].assign(name="")
+    return RoadNetwork(nodes=nodes, edges=edges.reset_index(drop=True), source=str(path))
 
 
 def network_cache_path(boundary, cache_dir: str | Path, network_type: str = "all") -> Path:

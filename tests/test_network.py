@@ -349,3 +349,24 @@ def test_cli_network_info(capsys):
     assert "节点 nodes: 15" in out and "连通分量 weakly connected components: 5" in out
     assert main(["network", "info", "missing.osm"]) == 2
     assert "missing.osm: file not found" in capsys.readouterr().err
+
+
+def test_parquet_edge_table_is_read_whole_by_read_network(tmp_path, helsinki):
+    import pandas as pd
+
+    from coverage.batch import write_network_parquet
+
+    network = read_network(helsinki["pbf"])
+    path = write_network_parquet(network, tmp_path / "edges.parquet")
+    table = read_network(path)
+    key = ["u", "v", "length", "highway", "oneway"]
+    pd.testing.assert_frame_equal(
+        table.edges[key].sort_values(["u", "v"]).reset_index(drop=True),
+        network.edges[key].sort_values(["u", "v"]).reset_index(drop=True).astype(
+            {"highway": str, "oneway": bool}), check_exact=True, check_dtype=False)
+    used = np.union1d(network.edges["u"], network.edges["v"])
+    np.testing.assert_array_equal(table.nodes.index, used)
+    np.testing.assert_array_equal(table.nodes["y"], network.nodes.loc[used, "y"])
+    pd.DataFrame({"u": [1]}).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=r"bad\.parquet.*missing column\(s\) v, ux"):
+        read_network(tmp_path / "bad.parquet")
