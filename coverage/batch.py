@@ -12,10 +12,29 @@ only what it needs, where it lies (:func:`run_part`):
 * **facilities**: every facility within the buffer, the neighbours' included, so that
   a 卫生院 across the border still counts.
 
-It runs :func:`coverage.access.coverage_table` and :func:`coverage.gaps.coverage_gaps`
-on the part and writes the results to ``<out>/parts/`` atomically, the done marker
-last; :func:`merge_parts` concatenates the township rows and recomputes the region's
-rows from the sums.
+It runs :func:`coverage.access.coverage_table`, :func:`coverage.gaps.coverage_gaps`
+and measures the pack's planning targets (:func:`coverage.targets.measure_targets`)
+on the part, and writes the results to ``<out>/parts/`` atomically, the done marker
+last. :func:`merge_parts` concatenates the township rows and recomputes the region's
+rows from the sums; :func:`merge_targets` adds the parts' target pieces up and
+judges them; :func:`write_merged_layers` writes the merged layers as
+:mod:`coverage.layers` does.
+
+Targets per part
+----------------
+A part holds its own townships, and a register of the facilities within its
+buffer (for travel) plus those it owns; each carries the township it lies in among
+the whole region's (:data:`coverage.targets.LOCATED`). Register rules (一镇/街一
+医疗机构, 一村一室, ratios) count only the part's own townships and own facilities
+(:func:`coverage.targets.own_facilities`: the township a facility declares, else the
+one it lies in), so each facility is counted by one part; travel rules keep
+per-township residents and covered residents (15分钟服务圈, 一小时三甲) or summed
+response times (急救反应时间), which add up exactly. The buffer of each mode covers
+the largest threshold of the batch and of the targets using that mode; the
+ambulance mean has no threshold, so its buffer covers :data:`AMBULANCE_HORIZON`
+times its limit, and a merged ambulance outcome says so in its details when some
+part had a resident beyond it, or on the roads but unreached: there its time may
+be longer than a single run's.
 
 Why the merge equals a single run
 ---------------------------------
@@ -37,7 +56,9 @@ position only), so per-township sums are bit-identical and the region's rows, su
 in the same order, too. The buffer is capped at :data:`MAX_BUFFER_M`; a capped part
 is marked ``exact: false`` in its done marker. Times beyond ``T`` (the
 ``nearest_minutes`` of a gap past the largest threshold) may differ; gaps crossing a
-part border are cut at it.
+part border are cut at it. Facilities a part owns but that lie beyond its buffer
+(declared there, located far away) are kept too; by the argument above they cannot
+give a time within ``T``.
 """
 
 from __future__ import annotations
@@ -65,11 +86,38 @@ from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, coverage_table
 from coverage.errors import InputError, atomic_path, write_text_atomic
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.gaps import coverage_gaps
-from coverage.network import RoadNetwork
-from coverage.population import CELL_M, population_points, raster_points
+from coverage.layers import (
+    MIN_GAP_POPULATION,
+    csv_text,
+    geojson_text,
+    replace_dir,
+    township_coverage,
+)
+from coverage.network import (
+    RoadNetwork,
+    read_edge_table,
+    read_network,
+)
+from coverage.population import (
+    CELL_M,
+    assign_townships,
+    population_points,
+    raster_points,
+)
+from coverage.targets import (
+    DEFAULTS,
+    LOCATED,
+    Result,
+    format_results,
+    judge_targets,
+    load_targets,
+    measure_targets,
+    merge_pieces,
+    results_frame,
+)
 
 #: Bump when a part's outputs change meaning: finished parts are then recomputed.
-VERSION = "batch-1"
+VERSION = "batch-2"
 #: Relative margin on the buffer (UTM scale error, rounding; see module notes).
 BUFFER_MARGIN = 0.02
 #: Largest buffer around a part (m): past it a part is as large as a province.
@@ -81,8 +129,8 @@ RASTER_MARGIN_M = 2_000.0
 #: a window read then touches only the row groups of the tiles it overlaps.
 TILE_DEG = 0.05
 ROW_GROUP = 16_384
-#: Columns of a network edge table (:func:`write_network_parquet`).
-EDGE_COLUMNS = ("u", "v", "ux", "uy", "vx", "vy", "length", "highway", "oneway")
+#: Buffer of an ambulance-response target, in multiples of its limit (see module notes).
+AMBULANCE_HORIZON = 2.0
 #: The ``--split-by`` shorthands.
 SPLIT_COLUMNS = {"county": "county_code", "kind": "kind"}
 
@@ -113,6 +161,28 @@ def _uncapped(mode: str, minutes: float) -> bool:
     return (v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
 
 
+def travel_needs(targets) -> list[tuple[str, float]]:
+    """``(mode, minutes)`` within which each target's travel times must be exact.
+
+    Rules without travel (register rules) need none; an ambulance target needs
+    :data:`AMBULANCE_HORIZON` times its ``max_minutes``.
+    """
+    needs = []
+    for target in targets:
+        p = {**DEFAULTS[target.rule], **target.parameters}
+        if target.rule == "circle":
+            modes_used = [p["modes"]] if isinstance(p["modes"], str) else p["modes"].values()
+            needs += [(m, float(p["minutes"])) for m in modes_used]
+        elif target.rule == "hospital_reach":
+            needs.append((p["mode"], float(p["minutes"])))
+        elif target.rule == "tiered":
+            needs += [(p["village_mode"], float(p["village_minutes"])),
+                      (p["district_mode"], float(p["district_minutes"]))]
+        elif target.rule == "ambulance_response":
+            needs.append((p["mode"], float(p["max_minutes"]) * AMBULANCE_HORIZON))
+    return needs
+
+
 def split_townships(townships: pd.DataFrame, split_by: str) -> dict[str, list[str]]:
     """Township codes of each part, by a column's value (``county``: ``county_code``).
 
@@ -136,8 +206,11 @@ class PartTask:
     """Everything a worker needs for one part: small, picklable, read-only.
 
     Paths point at data where it lies; no frame is ever shipped. ``mode`` is one mode
-    or ``(kind, mode)`` pairs; ``buffers`` holds ``(mode, metres)`` pairs;
-    ``inputs`` fingerprints the input files (sizes and modification times).
+    or ``(kind, mode)`` pairs; ``horizons`` holds ``(mode, minutes)`` pairs, the
+    largest time each mode must be exact within, and ``buffers`` the matching
+    ``(mode, metres)`` (:func:`reach_m`); ``targets`` says whether the pack's
+    targets are measured; ``inputs`` fingerprints the input files (sizes and
+    modification times).
     """
 
     part: str
@@ -148,6 +221,8 @@ class PartTask:
     types: tuple[str, ...]
     year: int | None
     gap_minutes: float
+    targets: bool
+    horizons: tuple[tuple[str, float], ...]
     buffers: tuple[tuple[str, float], ...]
     exact: bool
     network: str
@@ -192,27 +267,36 @@ def _raster_cell_m(raster: Path, metric_crs: str) -> float:
 def make_tasks(region, split_by: str = "county", *, minutes: Sequence[float] = (15,),
                types: Iterable[str] = BASIC_CARE_TYPES,
                mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND, year: int | None = None,
-               gap_minutes: float = 15.0) -> list[PartTask]:
+               gap_minutes: float = 15.0, targets: bool = True) -> list[PartTask]:
     """One :class:`PartTask` per part of ``region`` (a :class:`coverage.region.Region`).
 
     Each mode used gets the buffer :func:`reach_m` of the largest of ``minutes`` and
-    ``gap_minutes``.
+    ``gap_minutes`` and, with ``targets``, of the pack's targets using that mode
+    (:func:`travel_needs`).
     """
     if region.network_path is None:
         raise InputError(region.path / "region.toml", "the pack names no road network",
                          field="files.network")
-    used = sorted({mode} if isinstance(mode, str) else set(mode.values()))
     limit = max([*minutes, gap_minutes])
-    buffers = tuple((m, reach_m(m, limit)) for m in used)
-    exact = all(_uncapped(m, limit) for m in used)
+    needs = [(m, limit) for m in ({mode} if isinstance(mode, str) else set(mode.values()))]
+    if targets:
+        needs += travel_needs(load_targets(region))
+    horizons = {}
+    for m, t in needs:
+        horizons[m] = max(horizons.get(m, 0.0), float(t))
+    horizons = tuple(sorted(horizons.items()))
+    buffers = tuple((m, reach_m(m, t)) for m, t in horizons)
+    exact = all(_uncapped(m, t) for m, t in horizons)
     raster = region.files.get("population_raster")
-    inputs = _fingerprint(p for p in region.files.values() if p.is_file())
+    target_file = Path(region.path) / "targets.toml"
+    inputs = _fingerprint([*(p for p in region.files.values() if p.is_file()),
+                           *([target_file] if targets and target_file.is_file() else [])])
     cell_m = _raster_cell_m(raster, region.metric_crs) if raster is not None else CELL_M
     mode_key = mode if isinstance(mode, str) else tuple(sorted(mode.items()))
     return [PartTask(part=part, region=str(region.path), codes=tuple(codes),
                      minutes=tuple(minutes), mode=mode_key,
                      types=tuple(types), year=year, gap_minutes=float(gap_minutes),
-                     buffers=buffers, exact=exact, network=str(region.network_path),
+                     targets=targets, horizons=horizons, buffers=buffers, exact=exact, network=str(region.network_path),
                      raster=None if raster is None else str(raster), cell_m=cell_m,
                      inputs=inputs)
             for part, codes in split_townships(region.townships, split_by).items()]
@@ -221,7 +305,9 @@ def make_tasks(region, split_by: str = "county", *, minutes: Sequence[float] = (
 # --- network by window -----------------------------------------------------------------
 
 def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
-    """Write a network as one edge table that can be read by window.
+    """Write a network as one edge table that can be read by window
+    (:func:`coverage.network.read_edge_table`, columns
+    :data:`coverage.network.EDGE_TABLE_COLUMNS`).
 
     Each edge carries its end coordinates (``ux, uy, vx, vy``, WGS-84) so that a
     window read needs no node table; rows are sorted by the :data:`TILE_DEG` tile of
@@ -259,23 +345,9 @@ def read_network_window(path: str | Path, bounds: tuple[float, float, float, flo
     (:func:`coverage.network.read_network`) and cut.
     """
     path = Path(path)
-    west, south, east, north = bounds
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        def inside(x, y):
-            return [(x, ">=", west), (x, "<=", east), (y, ">=", south), (y, "<=", north)]
-
-        table = pq.read_table(path, filters=[inside("ux", "uy"), inside("vx", "vy")]).to_pandas()
-        ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
-                             "x": np.concatenate([table["ux"], table["vx"]]),
-                             "y": np.concatenate([table["uy"], table["vy"]])})
-        nodes = ends.drop_duplicates("id").set_index("id").sort_index()
-        nodes.index.name = "osmid"
-        edges = table[["u", "v", "length", "highway", "oneway"]].assign(name="")
-        return RoadNetwork(nodes=nodes, edges=edges.reset_index(drop=True), source=str(path))
-    from coverage.network import read_network
-
+        return read_edge_table(path, bounds)
+    west, south, east, north = bounds
     network = read_network(path)
     lon, lat = network.nodes["x"].to_numpy(float), network.nodes["y"].to_numpy(float)
     keep = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
@@ -361,13 +433,35 @@ def part_population(region, task: PartTask, townships: gpd.GeoDataFrame,
     return points.reset_index(drop=True)
 
 
+def part_facilities(region, task: PartTask, widest) -> gpd.GeoDataFrame:
+    """The part's register: the facilities within its ``widest`` buffer (metric), for
+    travel, and those it owns (declaring one of its townships), with the records
+    those replace (an upgraded centre's old record) for the register rules.
+
+    Each carries the township it lies in among the whole region's
+    (:data:`coverage.targets.LOCATED`): the part holds only its own townships.
+    """
+    facilities = region.facilities
+    fx, fy = pyproj.Transformer.from_crs("EPSG:4326", region.metric_crs, always_xy=True).transform(
+        facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
+    shapely.prepare(widest)
+    keep = shapely.contains_xy(widest, fx, fy) | facilities["township_code"].isin(
+        task.codes).to_numpy()
+    keep |= facilities["id"].isin(set(facilities.loc[keep, "replaces"]) - {""}).to_numpy()
+    facilities = facilities[keep]
+    return facilities.assign(**{LOCATED: assign_townships(
+        region.townships, facilities.geometry.x, facilities.geometry.y, region.metric_crs)})
+
+
 def run_part(task: PartTask, out_dir: str | Path) -> dict:
     """Compute one part and write its results under ``<out_dir>/parts/``.
 
     Writes ``<part>.coverage.parquet`` (:func:`coverage.access.coverage_table` of the
     part's townships), ``<part>.gaps.parquet`` (:func:`coverage.gaps.coverage_gaps`,
-    ids prefixed by the part) and, last, ``<part>.done.json`` with the task's digest
-    and the part's figures: a part is finished when its done marker is there.
+    ids prefixed by the part), with ``task.targets`` ``<part>.targets.json`` (the
+    pieces of each target of the pack, :func:`coverage.targets.measure_targets`) and,
+    last, ``<part>.done.json`` with the task's digest and the part's figures: a part
+    is finished when its done marker is there.
 
     Returns
     -------
@@ -394,11 +488,7 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
     window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)))
     networks = {m: clip_network(window, _buffer(area, b), region.metric_crs)
                 for m, b in buffers.items()}
-    facilities = region.facilities
-    fx, fy = pyproj.Transformer.from_crs("EPSG:4326", region.metric_crs, always_xy=True).transform(
-        facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
-    shapely.prepare(widest)
-    facilities = facilities[shapely.contains_xy(widest, fx, fy)]
+    facilities = part_facilities(region, task, widest)
 
     raster_window = wgs_bounds(shapely.envelope(shapely.buffer(area, RASTER_MARGIN_M)))
     points = part_population(region, task, townships, raster_window)
@@ -409,16 +499,20 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
     gaps = coverage_gaps(context, minutes=task.gap_minutes, types=task.types,
                          mode=task.mode_arg, cell_m=task.cell_m)
     gaps["id"] = [f"{task.part}-{i}" for i in gaps["id"]]
+    pieces = measure_targets(part_region, context, load_targets(region)) if task.targets else {}
 
     parts = Path(out_dir) / "parts"
     with atomic_path(parts / f"{task.part}.coverage.parquet") as tmp:
         table[table["code"] != ""].to_parquet(tmp, index=False)
     with atomic_path(parts / f"{task.part}.gaps.parquet") as tmp:
         gaps.to_parquet(tmp, index=False)
+    if task.targets:
+        write_text_atomic(parts / f"{task.part}.targets.json",
+                          json.dumps(pieces, ensure_ascii=False) + "\n")
     summary = {"part": task.part, "digest": task.digest(), "exact": task.exact,
                "seconds": round(time.perf_counter() - start, 3),
                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               "points": len(points), "facilities": len(facilities),
+               "points": len(points), "facilities": len(facilities), "targets": len(pieces),
                "nodes": {m: len(n.nodes) for m, n in networks.items()}}
     write_text_atomic(_done_path(out_dir, task), json.dumps(summary, ensure_ascii=False) + "\n")
     return summary
@@ -586,22 +680,84 @@ def merge_parts(tasks: Sequence[PartTask], out_dir: str | Path, *,
     return table, gaps
 
 
+def merge_targets(tasks: Sequence[PartTask], out_dir: str | Path, region) -> list[Result]:
+    """The pack's targets for the whole region, from the finished parts' pieces.
+
+    Each target's pieces are added up over the parts (:func:`coverage.targets.merge_pieces`)
+    and judged against the whole region's townships, which gives a single run's
+    outcome (see module notes); an ambulance target whose times some part could not
+    vouch for says so in its details.
+
+    Raises
+    ------
+    InputError
+        If a part is not finished, or was run without targets.
+    """
+    missing = [t.part for t in tasks if not (is_done(t, out_dir) and t.targets)]
+    if missing:
+        raise InputError(Path(out_dir) / "parts",
+                         f"part(s) not finished with targets: {', '.join(missing)}")
+    targets = load_targets(region)
+    parts = [json.loads((Path(out_dir) / "parts" / f"{t.part}.targets.json").read_text(
+        encoding="utf-8")) for t in tasks]
+    merged = {t.id: merge_pieces(p[t.id] for p in parts) for t in targets}
+    results = judge_targets(targets, merged, region.townships, tasks[0].year if tasks else None)
+    for result in results:
+        if result.target.rule == "ambulance_response":
+            horizon = dict(tasks[0].horizons)[result.target.parameters.get(
+                "mode", DEFAULTS["ambulance_response"]["mode"])]
+            if not _vouched(merged[result.target.id], [p[result.target.id] for p in parts],
+                            horizon):
+                result.outcome.details += (f"; 分区近似 approximate: some residents lie beyond "
+                                           f"the batch's {horizon:g}-minute horizon")
+    return results
+
+
+def _vouched(merged: dict, parts: Sequence[dict], horizon: float) -> bool:
+    """Whether every part timed all its residents exactly: each reached within
+    ``horizon`` minutes, or off the roads (not snapped: the same on any network)."""
+    key = "stations" if merged["stations"]["dispatchers"] > 0 else "fallback"
+    return all(sum(p[key]["stranded"].values()) == 0
+               and max(p[key]["slowest"].values(), default=0.0) <= horizon * 60.0
+               for p in parts)
+
+
+def write_merged_layers(region, table: pd.DataFrame, gaps: gpd.GeoDataFrame,
+                        results: list[Result] | None, out_dir: str | Path, *,
+                        minutes: float,
+                        min_gap_population: float = MIN_GAP_POPULATION) -> list[Path]:
+    """Write the merged layers into ``out_dir`` (replaced as a whole) as
+    :func:`coverage.layers.write_layers` writes them: ``townships.csv`` (the table),
+    ``townships.geojson`` (residents within ``minutes``), ``gaps.geojson`` (gaps of
+    at least ``min_gap_population`` residents) and, given ``results``,
+    ``targets.csv``."""
+    files = {"townships.csv": csv_text(table.round({"share": 6})),
+             "townships.geojson": geojson_text(township_coverage(region, table, minutes)),
+             "gaps.geojson": geojson_text(gaps[gaps["population"] >= min_gap_population])}
+    if results is not None:
+        files["targets.csv"] = format_results(results_frame(results, region.townships), "csv")
+    return replace_dir(Path(out_dir), files)
+
+
 def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
                  minutes: Sequence[float] = (15,), types: Iterable[str] = BASIC_CARE_TYPES,
                  mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND, year: int | None = None,
-                 gap_minutes: float = 15.0, backend: str = "inline", workers: int | None = None,
+                 gap_minutes: float = 15.0, targets: bool = True, backend: str = "inline",
+                 workers: int | None = None,
                  scheduler: str | None = None, cluster_options: Mapping | None = None,
                  progress: Callable[[str], None] | None = print
                  ) -> tuple[pd.DataFrame, gpd.GeoDataFrame, list[dict]]:
     """Split, run every unfinished part, merge, and write the merged outputs.
 
-    Writes ``<out>/coverage.csv`` (UTF-8 with BOM), ``<out>/gaps.geojson`` and
-    ``<out>/batch.json`` (the parts' done markers and the buffers), each atomically.
-    Returns the merged table, the gaps and the done markers of the parts computed in
-    this run.
+    Writes ``<out>/coverage.csv`` (UTF-8 with BOM, full precision),
+    ``<out>/gaps.geojson`` (every gap), ``<out>/layers/`` (:func:`write_merged_layers`:
+    township coverage at ``gap_minutes`` when it is one of ``minutes``, else the
+    largest; with ``targets``, the merged targets) and ``<out>/batch.json`` (the
+    parts' done markers, horizons and buffers), each atomically. Returns the merged
+    table, the gaps and the done markers of the parts computed in this run.
     """
     tasks = make_tasks(region, split_by, minutes=minutes, types=types, mode=mode, year=year,
-                       gap_minutes=gap_minutes)
+                       gap_minutes=gap_minutes, targets=targets)
     ran = run_batch(tasks, out_dir, backend=backend, workers=workers, scheduler=scheduler,
                     cluster_options=cluster_options, progress=progress)
     table, gaps = merge_parts(tasks, out_dir, codes=region.townships["code"].astype(str).tolist(),
@@ -610,9 +766,13 @@ def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
     write_text_atomic(out / "coverage.csv", "\ufeff" + table.to_csv(index=False))
     with atomic_path(out / "gaps.geojson") as tmp:
         gaps.to_file(tmp, driver="GeoJSON")
+    results = merge_targets(tasks, out, region) if targets else None
+    write_merged_layers(region, table, gaps, results, out / "layers",
+                        minutes=gap_minutes if gap_minutes in minutes else max(minutes))
     markers = [json.loads(_done_path(out, t).read_text(encoding="utf-8")) for t in tasks]
     write_text_atomic(out / "batch.json", json.dumps(
-        {"region": str(region.path), "split_by": split_by, "buffers_m": dict(tasks[0].buffers),
+        {"region": str(region.path), "split_by": split_by,
+         "horizons_min": dict(tasks[0].horizons), "buffers_m": dict(tasks[0].buffers),
          "exact": all(t.exact for t in tasks), "parts": markers},
         ensure_ascii=False, indent=1) + "\n")
     return table, gaps, ran

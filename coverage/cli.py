@@ -449,8 +449,9 @@ def _run_scenario(args) -> int:
 def _add_batch(sub) -> None:
     from coverage.batch import BACKENDS
 
-    p = sub.add_parser("batch", help="run coverage part by part (district, kind or a township "
-                       "column), resumable, in-process, on local processes or on Dask")
+    p = sub.add_parser("batch", help="run coverage, targets and layers part by part (district, "
+                       "kind or a township column), resumable, in-process, on local "
+                       "processes or on Dask")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
     p.add_argument("--split-by", default="county",
                    help="county (county_code), kind, or any township column (default: county)")
@@ -466,19 +467,31 @@ def _add_batch(sub) -> None:
 
 
 def _run_batch(args) -> int:
-    from coverage.batch import batch_region
+    from collections import Counter
+
+    from coverage.batch import batch_region, make_tasks, merge_targets
     from coverage.region import load_region
+    from coverage.targets import STATUSES
 
     if args.scheduler and args.backend != "dask":
         raise InputError(None, "--scheduler needs --backend dask", field="--scheduler")
-    table, gaps, ran = batch_region(load_region(args.region), args.out, args.split_by,
+    region = load_region(args.region)
+    table, gaps, ran = batch_region(region, args.out, args.split_by,
                                     minutes=args.minutes, year=args.year, backend=args.backend,
                                     workers=args.workers, scheduler=args.scheduler)
     region_rows = table[table["code"] == ""]
     for _, row in region_rows.iterrows():
         print(f"{row['minutes']:g} 分钟 min: {row['covered']:,.0f} / {row['population']:,.0f} "
               f"({row['share']:.1%})")
-    print(f"{len(ran)} part(s) computed, {len(gaps)} gaps: {args.out}")
+    results = merge_targets(make_tasks(region, args.split_by, minutes=args.minutes,
+                                       year=args.year), args.out, region)
+    for r in results:
+        failing = f", {len(r.outcome.failing)} 街镇未达标 failing" if r.outcome.failing else ""
+        print(f"[{STATUSES[r.outcome.status]} {r.outcome.status}] {r.target.name_zh} / "
+              f"{r.target.name_en}{failing}")
+    counts = Counter(r.outcome.status for r in results)
+    print(f"{len(ran)} part(s) computed, {len(gaps)} gaps, {len(results)} targets ("
+          + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"): {args.out}")
     return 0
 
 

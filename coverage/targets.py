@@ -52,7 +52,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage import schema
+from coverage import routing, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
@@ -460,22 +460,28 @@ def judge_hospital_reach(pieces: dict, params: dict, townships: pd.DataFrame) ->
 
 def _response_pieces(region, context: AccessContext, mode: str,
                      dispatch: gpd.GeoDataFrame) -> dict:
-    """Per township: reached and unreached residents, their summed times, the slowest."""
+    """Per township: reached and unreached residents, their summed times, the slowest
+    time, and how many unreached residents are on the roads (snapped, yet no
+    dispatcher reaches them: on a clipped network, perhaps only beyond its reach)."""
     seconds, _ = context.seconds(mode, dispatch, from_facility=True)
     points = context.population
     weight = points["population"].to_numpy(dtype=float)
     reached = np.isfinite(seconds)
+    on_road = routing.snap_points(context.graph(mode), points.geometry.x.to_numpy(),
+                                  points.geometry.y.to_numpy()).node >= 0
     frame = pd.DataFrame({"code": points["township_code"].astype(str).to_numpy(),
                           "weight": np.where(reached, weight, 0.0),
                           "weighted": np.where(reached, seconds * weight, 0.0),
                           "lost": np.where(reached, 0.0, weight), "reached": reached,
+                          "stranded": ~reached & on_road,
                           "slowest": np.where(reached, seconds, 0.0)})
     sums = frame.groupby("code").agg(weight=("weight", "sum"), weighted=("weighted", "sum"),
                                      lost=("lost", "sum"), reached=("reached", "sum"),
-                                     slowest=("slowest", "max"))
+                                     stranded=("stranded", "sum"), slowest=("slowest", "max"))
     pieces = {column: dict(zip(sums.index, map(float, sums[column])))
               for column in ("weight", "weighted", "lost", "slowest")}
-    pieces["reached"] = dict(zip(sums.index, map(int, sums["reached"])))
+    for column in ("reached", "stranded"):
+        pieces[column] = dict(zip(sums.index, map(int, sums[column])))
     pieces["dispatchers"] = len(own_facilities(region, dispatch))
     return pieces
 
@@ -487,8 +493,8 @@ def measure_ambulance_response(region, context: AccessContext, params: dict) -> 
     the register has none open, of ``fallback_types`` (二级及以上医院). The mean is
     over residents the ambulances reach; any resident they cannot reach fails the
     target too, as does every township whose own mean exceeds ``max_minutes``.
-    Pieces: per township (``slowest``: its slowest reached resident, in seconds)
-    for the stations, and for the fallback when the region owns no open station.
+    Pieces: per township, for the stations, and for the fallback when the region
+    owns no open station.
     """
     pieces = {"stations": _response_pieces(region, context, params["mode"],
                                             context.facilities(params["dispatch_types"]))}

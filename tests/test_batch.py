@@ -1,5 +1,6 @@
 """Batch runs: parts merged equal a single run; resumable; the three backends."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,11 @@ import pytest
 
 from coverage import batch
 from coverage.access import AccessContext, coverage_table
+from coverage.facilities import active_facilities
+from coverage.layers import csv_text
 from coverage.network import read_network
 from coverage.region import load_region
+from coverage.targets import evaluate, load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 MINUTES = (5, 10, 15, 30)
@@ -35,7 +39,7 @@ def _code_groups(region, n: int):
     ("gaoxin", "kind", None),                 # 街道 vs 镇, each by its default mode
     ("beibei", "kind", None),
     ("beibei", "group", "walk"),              # 3 groups of codes; walking clips hardest
-    ("gaoxin", "county", "ebike"),
+    ("gaoxin", "group", "ebike"),
 ])
 def test_merged_parts_equal_a_single_run(request, tmp_path, pack, split_by, mode):
     region = request.getfixturevalue(pack)
@@ -44,7 +48,9 @@ def test_merged_parts_equal_a_single_run(request, tmp_path, pack, split_by, mode
 
         region = replace(region, townships=_code_groups(region, 3))
     kw = {} if mode is None else {"mode": mode}
-    whole = coverage_table(AccessContext(region, cache_dir=False), minutes=MINUTES, **kw)
+    context = AccessContext(region, cache_dir=False)
+    whole = coverage_table(context, minutes=MINUTES, **kw)
+    single = evaluate(region, context=context)
     table, gaps, ran = batch.batch_region(region, tmp_path, split_by, minutes=MINUTES,
                                           progress=None, **kw)
     assert len(ran) >= 2
@@ -59,13 +65,48 @@ def test_merged_parts_equal_a_single_run(request, tmp_path, pack, split_by, mode
         whole.loc[(whole["code"] == "") & (whole["minutes"] == 15), "population"].iloc[0]
         - whole.loc[(whole["code"] == "") & (whole["minutes"] == 15), "covered"].iloc[0])
     assert (tmp_path / "coverage.csv").read_text(encoding="utf-8-sig").startswith("code,name")
+    assert (tmp_path / "layers" / "townships.csv").read_text(encoding="utf-8") == csv_text(
+        whole.round({"share": 6}))
+
+    # Targets: the parts' pieces merged and judged give the single run's outcomes.
+    tasks = batch.make_tasks(region, split_by, minutes=MINUTES, **kw)
+    merged = batch.merge_targets(tasks, tmp_path, region)
+    assert [r.target.id for r in merged] == [r.target.id for r in single]
+    for one, parts in zip(single, merged):
+        a, b = one.outcome, parts.outcome
+        assert (b.status, b.failing) == (a.status, a.failing), one.target.id
+        assert (b.measured is None) == (a.measured is None)
+        if a.measured is not None:
+            assert b.measured == pytest.approx(a.measured, rel=0, abs=1e-9)
+        # Counts of own facilities add up exactly; only an ambulance mean computed past
+        # the batch's horizon is flagged as approximate.
+        assert b.details == a.details or (one.target.rule == "ambulance_response"
+                                          and b.details.startswith(a.details + "; 分区近似"))
+    written = pd.read_csv(tmp_path / "layers" / "targets.csv", encoding="utf-8-sig")
+    assert written["id"].tolist() == [r.target.id for r in single]
+
+
+def test_register_rules_count_each_facility_in_one_part(gaoxin, tmp_path):
+    """Each part owns the facilities declared in (or lying in) its townships only,
+    although its register also holds the neighbours' within its buffer."""
+    tasks = batch.make_tasks(gaoxin, "kind", minutes=(15,), mode="walk")
+    batch.run_batch(tasks, tmp_path, progress=None)
+    pieces = [json.loads((tmp_path / "parts" / f"{t.part}.targets.json").read_text("utf-8"))
+              for t in tasks]
+    ratio = next(t.id for t in load_targets(gaoxin) if t.rule == "ratio")
+    counted = [p[ratio]["facilities"] for p in pieces]
+    assert all(n > 0 for n in counted) and sum(counted) == len(active_facilities(
+        gaoxin.facilities))
+    held = [r["facilities"] for r in (json.loads((tmp_path / "parts" / f"{t.part}.done.json")
+                                                 .read_text("utf-8")) for t in tasks)]
+    assert sum(held) > sum(counted)   # neighbours' facilities pulled in for travel
 
 
 def test_too_narrow_a_buffer_changes_the_result(beibei, tmp_path, monkeypatch):
     """The buffer matters: capped at 300 m, border residents lose facilities."""
     whole = coverage_table(AccessContext(beibei, cache_dir=False), minutes=MINUTES, mode="walk")
     monkeypatch.setattr(batch, "MAX_BUFFER_M", 300.0)
-    tasks = batch.make_tasks(beibei, "kind", minutes=MINUTES, mode="walk")
+    tasks = batch.make_tasks(beibei, "kind", minutes=MINUTES, mode="walk", targets=False)
     assert not any(t.exact for t in tasks)
     batch.run_batch(tasks, tmp_path, progress=None)
     table, _ = batch.merge_parts(tasks, tmp_path, region_name=beibei.name_zh,
@@ -103,7 +144,7 @@ def test_a_failed_part_is_the_only_one_recomputed(gaoxin, tmp_path, monkeypatch)
 
 
 def test_backends_agree(gaoxin, tmp_path):
-    tasks = batch.make_tasks(gaoxin, "county", minutes=(10, 15))
+    tasks = batch.make_tasks(gaoxin, "county", minutes=(10, 15), targets=False)
     tables = {}
     for backend, options in (("inline", None), ("processes", None),
                              ("dask", {"n_workers": 2, "processes": False})):

@@ -192,3 +192,45 @@ def test_results_frame_keeps_missing_values_missing(gaoxin):
                                                    if t.rule == "ratio"])
     frame = results_frame(results, gaoxin.townships)
     assert json.loads(format_results(frame, "json"))[0]["measured"] is None
+
+
+def test_pieces_of_two_halves_merge_to_the_whole(beibei, graphs):
+    """Each target measured on two halves of the townships (own facilities only, every
+    facility located among the whole pack's townships) and merged is judged as the
+    whole pack is, with the same register counts in the details."""
+    from coverage.population import assign_townships
+    from coverage.targets import LOCATED, judge_targets, measure_targets, merge_pieces
+
+    targets = load_targets(beibei)
+    whole = evaluate(beibei, targets=targets, context=AccessContext(beibei, cache_dir=graphs))
+    facilities = beibei.facilities.assign(**{LOCATED: assign_townships(
+        beibei.townships, beibei.facilities.geometry.x, beibei.facilities.geometry.y,
+        beibei.metric_crs)})
+    codes = beibei.townships["code"].astype(str).tolist()
+    points = AccessContext(beibei).population
+    halves = []
+    for own in (codes[::2], codes[1::2]):
+        part = dataclasses.replace(
+            beibei, townships=beibei.townships[beibei.townships["code"].isin(own)],
+            facilities=facilities)
+        mine = points[points["township_code"].isin(own)].reset_index(drop=True)
+        context = AccessContext(part, population=mine, cache_dir=graphs)
+        halves.append(measure_targets(part, context, targets))
+    merged = judge_targets(targets, {t.id: merge_pieces(h[t.id] for h in halves)
+                                     for t in targets}, beibei.townships)
+    for a, b in zip(whole, merged):
+        assert (b.outcome.status, b.outcome.failing, b.outcome.details) == (
+            a.outcome.status, a.outcome.failing, a.outcome.details), a.target.id
+        assert (b.outcome.measured is None) == (a.outcome.measured is None)
+        if a.outcome.measured is not None:
+            assert b.outcome.measured == pytest.approx(a.outcome.measured, rel=0, abs=1e-9)
+
+
+def test_merge_pieces_adds_counts_and_unites_townships():
+    from coverage.targets import merge_pieces
+
+    merged = merge_pieces([{"n": 2, "flag": False, "by": {"a": 1.5}, "ids": ["x"]},
+                           {"n": 3, "flag": True, "by": {"b": 2.0}, "ids": ["y"]}])
+    assert merged == {"n": 5, "flag": True, "by": {"a": 1.5, "b": 2.0}, "ids": ["x", "y"]}
+    with pytest.raises(ValueError, match="cannot merge"):
+        merge_pieces([{"n": 1}, {"n": "1"}])
