@@ -17,6 +17,7 @@ import html
 from pathlib import Path
 
 import altair as alt
+import geopandas as gpd
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -393,6 +394,12 @@ def page_workbench(v):
         except InputError as exc:
             _show_error(exc, t)
     sites = st.session_state.get("sites")
+    # The point in the number inputs (where a click put it) is shown with the sites.
+    picked = gpd.GeoDataFrame(
+        {"id": ["picked"], "name": [t["picked_site"]]}, crs="EPSG:4326",
+        geometry=gpd.points_from_xy([st.session_state["site_lon"]], [st.session_state["site_lat"]]))
+    shown = picked if sites is None else pd.concat([picked, sites[["id", "name", "geometry"]]],
+                                                   ignore_index=True)
     if result is not None:
         towns, bands, facilities = after["towns"], after["bands"], after["facilities"]
         before_bands, gaps = after["before"], None
@@ -403,7 +410,7 @@ def page_workbench(v):
         gaps = _gaps(*args, minutes, types, mode_choice)
     fmap = maps.coverage_map(region, towns=towns, bands=bands, gaps=gaps, facilities=facilities,
                              lang=v["lang"], base=v["base"], tianditu_key=v["key"],
-                             before_bands=before_bands, sites=sites,
+                             before_bands=before_bands, sites=shown,
                              changes=None if result is None else result.changes)
     out = st_folium(fmap, height=520, use_container_width=True, returned_objects=["last_clicked"],
                     key="work_map")
