@@ -731,9 +731,14 @@ def write_merged_layers(region, table: pd.DataFrame, gaps: gpd.GeoDataFrame,
     ``townships.geojson`` (residents within ``minutes``), ``gaps.geojson`` (gaps of
     at least ``min_gap_population`` residents) and, given ``results``,
     ``targets.csv``."""
+    gaps = gaps[gaps["population"] >= min_gap_population]
+    # Cell unions reprojected to WGS-84 can leave degenerate rings that GEOS cannot
+    # snap to the layers' precision: repaired first (the area is unchanged).
+    gaps = gaps.set_geometry(shapely.make_valid(gaps.geometry.to_numpy(), method="structure",
+                                                keep_collapsed=False), crs=gaps.crs)
     files = {"townships.csv": csv_text(table.round({"share": 6})),
              "townships.geojson": geojson_text(township_coverage(region, table, minutes)),
-             "gaps.geojson": geojson_text(gaps[gaps["population"] >= min_gap_population])}
+             "gaps.geojson": geojson_text(gaps)}
     if results is not None:
         files["targets.csv"] = format_results(results_frame(results, region.townships), "csv")
     return replace_dir(Path(out_dir), files)
