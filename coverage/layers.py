@@ -33,7 +33,6 @@ file is written into a temporary folder beside ``out_dir``, which replaces
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -41,7 +40,6 @@ import tempfile
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -51,6 +49,7 @@ from coverage.errors import write_bytes_atomic, write_text_atomic
 from coverage.gaps import coverage_gaps
 from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
+from coverage.output import json_scalar
 from coverage.targets import (
     DEFAULTS,
     evaluate,
@@ -210,18 +209,6 @@ def provenance(region, year: int | None, params: dict) -> dict:
 
 # --- deterministic writers -------------------------------------------------------
 
-def _scalar(value):
-    """A JSON value: NaN/NA -> None, numpy -> Python, floats rounded, integral floats int."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        value = round(value, 6)
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    return value
-
-
 def _round(coords):
     if isinstance(coords[0], (list, tuple)):
         return [_round(c) for c in coords]
@@ -253,7 +240,7 @@ def geojson_text(frame: gpd.GeoDataFrame) -> str:
         if geom is not None and not geom.is_empty:
             mapped = shapely.geometry.mapping(geom)
             mapped = {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
-        feature = {"type": "Feature", "properties": {k: _scalar(v) for k, v in record.items()},
+        feature = {"type": "Feature", "properties": {k: json_scalar(v) for k, v in record.items()},
                    "geometry": mapped}
         lines.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
     return ('{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n")

@@ -70,6 +70,7 @@ from coverage.access import AccessContext, point_modes, population_within, withi
 from coverage.errors import InputError, write_text_atomic
 from coverage.facilities import COLUMNS as FACILITY_COLUMNS
 from coverage.facilities import active_facilities, validate_facilities
+from coverage.output import json_scalar
 
 #: Folder of a pack holding its scenarios.
 SCENARIO_DIR = "scenarios"
@@ -722,20 +723,8 @@ def facility_changes(scenario: Scenario, before: gpd.GeoDataFrame, after: gpd.Ge
 
 # --- output --------------------------------------------------------------------------
 
-def _plain(value):
-    """A JSON-ready scalar: NaN/NA None, numpy as Python, floats rounded to 6 digits."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        value = round(value, 6)
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    return value
-
-
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{k: json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def result_dict(result: ScenarioResult) -> dict:
@@ -746,7 +735,7 @@ def result_dict(result: ScenarioResult) -> dict:
         "scenario": {"file": s.label, "name_zh": s.name_zh, "name_en": s.name_en,
                      "description": s.description, "source": s.source, "year": s.year,
                      "notes": s.notes, "edits": len(s.edits), "conflicts": s.conflicts},
-        "year": result.year, "minutes": [_plain(float(m)) for m in result.minutes],
+        "year": result.year, "minutes": [json_scalar(float(m)) for m in result.minutes],
         "modes": result.modes,
         "facilities": _records(result.facilities),
         "totals": _records(result.totals.drop(columns=["code", "kind"])),
@@ -819,7 +808,7 @@ def format_result(result: ScenarioResult, fmt: str = "text") -> str:
 
 
 def _show(value, unit: str) -> str:
-    value = _plain(value)
+    value = json_scalar(value)
     if value is None:
         return "—"
     if unit == "share":

@@ -56,6 +56,7 @@ from coverage import routing, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
+from coverage.output import json_scalar
 from coverage.population import assign_townships
 
 TARGETS_FILE = "targets.toml"
@@ -676,15 +677,8 @@ def results_frame(results: list[Result], townships: pd.DataFrame) -> pd.DataFram
                          "required": "Float64"})
 
 
-def _plain(value):
-    """A JSON-ready scalar: missing values None, numpy numbers as Python ones."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _value(value, unit: str) -> str:
-    value = _plain(value)
+    value = json_scalar(value)
     if value is None:
         return "—"
     if unit == "share":
@@ -697,7 +691,7 @@ def _value(value, unit: str) -> str:
 def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
     """Results as a text table, JSON or CSV (CSV starts with a UTF-8 byte-order mark)."""
     if fmt == "json":
-        records = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+        records = [{k: json_scalar(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
         return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -707,7 +701,7 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
         raise ValueError(f"unknown format {fmt!r}: expected table, json or csv")
     lines = []
     for row in frame.to_dict(orient="records"):
-        due = f" ({_plain(row['target_year'])})" if _plain(row["target_year"]) else ""
+        due = f" ({json_scalar(row['target_year'])})" if json_scalar(row["target_year"]) else ""
         lines.append(f"[{row['status_zh']} {row['status']}] {row['name_zh']} / {row['name_en']}{due}")
         lines.append(f"    实测 measured {_value(row['measured'], row['unit'])}   "
                      f"要求 required {_value(row['required'], row['unit'])}   ({row['unit']})")
