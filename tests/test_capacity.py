@@ -81,3 +81,14 @@ def test_gaussian_decay_falls_from_one_to_zero_at_the_threshold():
 def test_bad_supply_is_rejected(context):
     with pytest.raises(ValueError, match="supply must be"):
         two_step_fca(context, supply="nurses")
+
+
+def test_capacity_command(tmp_path, capsys):
+    from coverage.cli import main
+
+    out = tmp_path / "cap.csv"
+    assert main(["capacity", str(ROOT), "--minutes", "30", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2SFCA beds per 1,000 residents" in printed and "left out for want of beds" in printed
+    text = out.read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf") and "overloaded" in text.decode("utf-8-sig")
