@@ -26,10 +26,10 @@ from coverage import maps, schema, views
 from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.facilities import read_facilities
-from coverage.layers import circle_parameters, csv_text, geojson_text
+from coverage.layers import csv_text, geojson_text
 from coverage.population import raster_points
 from coverage.region import find_regions, load_region
-from coverage.targets import format_results
+from coverage.targets import circle_parameters, format_results
 from coverage.ui_text import TEXT
 
 ROOT = Path(__file__).resolve().parent

@@ -50,13 +50,7 @@ from coverage.gaps import coverage_gaps
 from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
 from coverage.output import json_scalar
-from coverage.targets import (
-    DEFAULTS,
-    evaluate,
-    format_results,
-    load_targets,
-    results_frame,
-)
+from coverage.targets import circle_parameters, evaluate, format_results, results_frame
 
 #: Isochrone bands, in minutes.
 BANDS = (5, 10, 15, 30)
@@ -71,16 +65,6 @@ MIN_GAP_POPULATION = 50
 
 FACILITY_COLUMNS = ("id", "name", "type", "grade", "township_code", "status", "opening_year",
                     "closing_year", "beds", "location_quality")
-
-
-def circle_parameters(region) -> dict:
-    """Threshold, facility types and mode per kind of the pack's circle target."""
-    params = dict(DEFAULTS["circle"])
-    for target in load_targets(region):
-        if target.rule == "circle":
-            params.update(target.parameters)
-            break
-    return params
 
 
 def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int | None = None,

@@ -476,20 +476,26 @@ class Baseline:
         whose threshold is also the one gained and lost areas are drawn at.
     cache_dir
         Folder of built graphs (as :class:`coverage.access.AccessContext`).
+    context
+        An existing context of ``region`` and ``year`` to share (its graphs, snapped
+        points and times), e.g. the app's cached one.
+    area_minutes
+        Threshold at which gained and lost areas are drawn (default the circle's).
     """
 
     def __init__(self, region, year: int | None, *, modes: Mapping[str, str] | str | None = None,
-                 types: Iterable[str] | None = None, cache_dir=None) -> None:
-        from coverage.layers import circle_parameters
-        from coverage.targets import load_targets
+                 types: Iterable[str] | None = None, cache_dir=None,
+                 context: AccessContext | None = None, area_minutes: float | None = None) -> None:
+        from coverage.targets import circle_parameters, load_targets
 
         params = circle_parameters(region)
         self.region = region
         self.year = year
         self.modes = params["modes"] if modes is None else modes
         self.types = list(params["types"] if types is None else types)
-        self.area_minutes = float(params["minutes"])
-        self.context = AccessContext(region, year=year, cache_dir=cache_dir)
+        self.area_minutes = float(params["minutes"] if area_minutes is None else area_minutes)
+        self.context = (AccessContext(region, year=year, cache_dir=cache_dir)
+                        if context is None else context)
         self.targets = load_targets(region)
         self._results: list | None = None
         self._bands: dict[str, tuple[np.ndarray, shapely.Geometry]] = {}

@@ -711,3 +711,13 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
         if row["details"]:
             lines.append(f"    {row['details']}")
     return "\n".join(lines) + "\n"
+
+
+def circle_parameters(region) -> dict:
+    """Threshold, facility types and mode per kind of the pack's circle target."""
+    params = dict(DEFAULTS["circle"])
+    for target in load_targets(region):
+        if target.rule == "circle":
+            params.update(target.parameters)
+            break
+    return params

@@ -26,11 +26,10 @@ from coverage.gaps import coverage_gaps
 from coverage.layers import (
     BANDS,
     MIN_GAP_POPULATION,
-    circle_parameters,
     mode_isochrones,
     township_coverage,
 )
-from coverage.targets import evaluate, results_frame
+from coverage.targets import circle_parameters, evaluate, results_frame
 
 #: Travel-mode choices: each township kind's mode (the circle target's), or one mode.
 MODE_CHOICES = ("by_kind", "walk", "ebike", "car")
@@ -232,10 +231,8 @@ def baseline(context: AccessContext, *, minutes: float, types: Iterable[str],
     """
     from coverage.scenarios import Baseline
 
-    base = Baseline(context.region, context.year, modes=mode, types=list(types), cache_dir=False)
-    base.context = context
-    base.area_minutes = float(minutes)
-    return base
+    return Baseline(context.region, context.year, modes=mode, types=list(types),
+                    context=context, area_minutes=minutes)
 
 
 def scenario_from_edits(edits: Sequence[Mapping], *, year: int, name_zh: str, name_en: str):
