@@ -212,6 +212,15 @@ def clean_geometry(geom):
     return shapely.normalize(shapely.set_precision(geom, 10.0 ** -PRECISION))
 
 
+def _mapping(geom) -> dict:
+    """GeoJSON geometry with rounded coordinates; collections member by member."""
+    if geom.geom_type == "GeometryCollection":
+        return {"type": "GeometryCollection",
+                "geometries": [_mapping(g) for g in shapely.get_parts(geom)]}
+    mapped = shapely.geometry.mapping(geom)
+    return {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
+
+
 def geojson_text(frame: gpd.GeoDataFrame) -> str:
     """A WGS-84 GeoDataFrame as deterministic GeoJSON text (one feature per line)."""
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
@@ -220,10 +229,7 @@ def geojson_text(frame: gpd.GeoDataFrame) -> str:
     lines = []
     for geom, record in zip(frame.geometry, frame[columns].to_dict(orient="records")):
         geom = clean_geometry(geom)
-        mapped = None
-        if geom is not None and not geom.is_empty:
-            mapped = shapely.geometry.mapping(geom)
-            mapped = {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
+        mapped = _mapping(geom) if geom is not None and not geom.is_empty else None
         feature = {"type": "Feature", "properties": {k: json_scalar(v) for k, v in record.items()},
                    "geometry": mapped}
         lines.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))

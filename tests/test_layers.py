@@ -95,3 +95,19 @@ def test_replace_dir_keeps_the_old_folder_when_a_file_fails(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"]
     replace_dir(out, {"c.txt": "third\n"})
     assert [p.name for p in out.iterdir()] == ["c.txt"]
+
+
+def test_geojson_text_writes_geometry_collections():
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from coverage.layers import geojson_text
+
+    mixed = shapely.GeometryCollection([shapely.box(106.0, 29.0, 106.001, 29.001),
+                                        shapely.LineString([(106.002, 29.0), (106.003, 29.0)])])
+    text = geojson_text(gpd.GeoDataFrame({"id": ["G1"]}, geometry=[mixed], crs="EPSG:4326"))
+    geometry = json.loads(text)["features"][0]["geometry"]
+    assert geometry["type"] == "GeometryCollection"
+    assert [g["type"] for g in geometry["geometries"]] == ["Polygon", "LineString"]
