@@ -55,17 +55,41 @@ def _run_validate(args) -> int:
     return 0
 
 
-# --- traveltime -------------------------------------------------------------
+# --- shared by traveltime and isochrones --------------------------------------------
 
-def _add_traveltime(sub) -> None:
+def _add_routing_options(p) -> None:
     from coverage.modes import MODES
 
-    p = sub.add_parser("traveltime", help="travel time from each point to its nearest facility (CSV)")
     p.add_argument("--region", default=".", help="region pack folder (default: .)")
     p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
     p.add_argument("--types", help="facility types, comma-separated (default: all)")
     p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
+
+
+def _routing_inputs(args):
+    """The region, its facilities open for ``--year``/``--types`` and the mode's graph."""
+    from coverage.facilities import active_facilities
+    from coverage.network import read_network
+    from coverage.region import load_region
+    from coverage.routing import build_graph
+
+    region = load_region(args.region)
+    types = [t for t in args.types.split(",") if t.strip()] if args.types else None
+    facilities = active_facilities(region.facilities, args.year, types)
+    if facilities.empty:
+        raise InputError(region.files["facilities"], "no facility is open"
+                         + (f" in {args.year}" if args.year else "")
+                         + (f" of types {args.types}" if types else ""), field="type")
+    network = read_network(args.network) if args.network else region.load_network()
+    return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs)
+
+
+# --- traveltime -------------------------------------------------------------
+
+def _add_traveltime(sub) -> None:
+    p = sub.add_parser("traveltime", help="travel time from each point to its nearest facility (CSV)")
+    _add_routing_options(p)
     p.add_argument("--points", required=True, help="points file (CSV/Excel/GeoJSON/GeoPackage)")
     p.add_argument("--crs", help="CRS of the points file: WGS84 (default), GCJ02, BD09 or EPSG:n")
     p.add_argument("--out", required=True, help="output CSV (UTF-8 with BOM, opens in Excel)")
@@ -74,18 +98,11 @@ def _add_traveltime(sub) -> None:
 
 def _run_traveltime(args) -> int:
     from coverage.errors import atomic_path
-    from coverage.facilities import active_facilities
-    from coverage.network import read_network
-    from coverage.region import load_region
-    from coverage.routing import build_graph, point_travel_times
+    from coverage.routing import point_travel_times
     from coverage.tables import read_points
 
-    region = load_region(args.region)
-    types = [t for t in args.types.split(",") if t.strip()] if args.types else None
-    facilities = active_facilities(region.facilities, args.year, types)
-    network = read_network(args.network) if args.network else region.load_network()
     points = read_points(args.points, crs=args.crs)
-    graph = build_graph(network, args.mode, metric_crs=region.metric_crs)
+    _, facilities, graph = _routing_inputs(args)
     table = point_travel_times(
         graph, points.geometry.x.to_numpy(), points.geometry.y.to_numpy(),
         facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(),
@@ -182,16 +199,10 @@ def _minutes_list(text: str) -> list[float]:
 
 
 def _add_isochrones(sub) -> None:
-    from coverage.modes import MODES
-
     p = sub.add_parser("isochrones", help="isochrones (等时圈) along the roads, as GeoJSON")
-    p.add_argument("--region", default=".", help="region pack folder (default: .)")
-    p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
+    _add_routing_options(p)
     p.add_argument("--minutes", type=_minutes_list, default=[5.0, 10.0, 15.0, 30.0],
                    help="bands in minutes, comma-separated (default: 5,10,15,30)")
-    p.add_argument("--types", help="facility types, comma-separated (default: all)")
-    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
-    p.add_argument("--network", help="road network file (default: the pack's network)")
     p.add_argument("--per-facility", action="store_true",
                    help="one polygon per facility and band (default: merged, nearest facility)")
     p.add_argument("--buffer", type=float, default=75.0,
@@ -202,21 +213,10 @@ def _add_isochrones(sub) -> None:
 
 def _run_isochrones(args) -> int:
     from coverage.errors import write_text_atomic
-    from coverage.facilities import active_facilities
     from coverage.isochrones import facility_isochrones, isochrone_polygons
-    from coverage.network import read_network
-    from coverage.region import load_region
-    from coverage.routing import build_graph, nearest_facility, snap_points
+    from coverage.routing import nearest_facility, snap_points
 
-    region = load_region(args.region)
-    types = [t for t in args.types.split(",") if t.strip()] if args.types else None
-    facilities = active_facilities(region.facilities, args.year, types)
-    if facilities.empty:
-        raise InputError(region.files["facilities"], "no facility is open"
-                         + (f" in {args.year}" if args.year else "")
-                         + (f" of types {args.types}" if types else ""), field="type")
-    network = read_network(args.network) if args.network else region.load_network()
-    graph = build_graph(network, args.mode, metric_crs=region.metric_crs)
+    _, facilities, graph = _routing_inputs(args)
     snap = snap_points(graph, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy())
     if args.per_facility:
         bands = facility_isochrones(graph, snap.node, args.minutes,
