@@ -25,9 +25,7 @@ from streamlit_folium import st_folium
 from coverage import maps, schema, views
 from coverage.access import AccessContext
 from coverage.errors import InputError
-from coverage.facilities import read_facilities
 from coverage.layers import csv_text, geojson_text
-from coverage.population import raster_points
 from coverage.region import find_regions, load_region
 from coverage.targets import circle_parameters, format_results
 from coverage.ui_text import TEXT
@@ -566,6 +564,11 @@ def page_data(v):
     c3.download_button(t["dl_report"], lambda: _report(*args), file_name=f"report-{slug}.html",
                        mime="text/html")
 
+
+def _data(upload) -> tuple[bytes, str] | None:
+    return None if upload is None else (upload.getvalue(), upload.name)
+
+
 def _use_uploads(v, fac, fac_crs, raster, roads):
     """Validate the uploads with the library's readers and switch the view to them."""
     t, base = v["t"], _region(v["path"])
@@ -580,26 +583,14 @@ def _use_uploads(v, fac, fac_crs, raster, roads):
     if token not in _uploads():
         try:
             with st.spinner(t["computing"]):
-                facilities = network = population = None
-                if fac is not None:
-                    path = views.read_upload(fac.getvalue(), fac.name, "facilities")
-                    facilities = read_facilities(path, crs=fac_crs,
-                                                 township_codes=base.townships["code"],
-                                                 boundary=base.boundary)
-                if roads is not None:
-                    network = views.read_upload(roads.getvalue(), roads.name, "network")
-                region = views.with_uploads(base, facilities=facilities, network=network)
-                if network is not None:
-                    region.load_network()
-                if raster is not None:
-                    path = views.read_upload(raster.getvalue(), raster.name, "raster")
-                    population = raster_points(path, region.townships, region.metric_crs,
-                                               boundary=region.boundary)
+                region, population = views.with_uploads(
+                    base, facilities=_data(fac), facilities_crs=fac_crs, roads=_data(roads),
+                    raster=_data(raster))
         except (InputError, ValueError) as exc:
             _show_error(exc, t)
             return
         _uploads()[token] = {"region": region, "population": population,
-                             "pack_network": network is None}
+                             "pack_network": roads is None}
     st.session_state[f"upload:{v['path']}"] = token
     st.rerun()
 

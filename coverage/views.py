@@ -198,16 +198,44 @@ def read_upload(data: bytes, name: str, kind: str, folder: str | Path | None = N
     return path
 
 
-def with_uploads(region, *, facilities: gpd.GeoDataFrame | None = None,
-                 network: str | Path | None = None):
-    """A copy of ``region`` with an uploaded facility register and/or road file."""
+def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
+                 facilities_crs: str = "WGS84", roads: tuple[bytes, str] | None = None,
+                 raster: tuple[bytes, str] | None = None):
+    """``region`` with an uploaded register, road file and/or population raster.
+
+    Each upload is ``(data, file name)``; every file goes through :func:`read_upload`
+    and the library's readers, so it is validated as a pack's own would be.
+
+    Returns
+    -------
+    tuple
+        The region (a copy; its new road network already loaded) and the raster's
+        population points, or ``None`` without a raster.
+
+    Raises
+    ------
+    InputError
+        From the readers, naming the file, row and field.
+    """
+    from coverage.facilities import read_facilities
+    from coverage.population import raster_points
+
     changes = {}
     if facilities is not None:
-        changes["facilities"] = facilities
-    if network is not None:
-        changes["files"] = {**region.files, "network": Path(network)}
+        changes["facilities"] = read_facilities(
+            read_upload(*facilities, "facilities"), crs=facilities_crs,
+            township_codes=region.townships["code"], boundary=region.boundary)
+    if roads is not None:
+        changes["files"] = {**region.files, "network": read_upload(*roads, "network")}
         changes["_network"] = None
-    return dataclasses.replace(region, **changes)
+    region = dataclasses.replace(region, **changes)
+    if roads is not None:
+        region.load_network()
+    population = None
+    if raster is not None:
+        population = raster_points(read_upload(*raster, "raster"), region.townships,
+                                   region.metric_crs, boundary=region.boundary)
+    return region, population
 
 
 def year_choices(region) -> list[int]:
