@@ -9,7 +9,7 @@ Chinese web maps publish coordinates in two obfuscated datums:
 The library works in WGS-84 at every boundary and converts these datums once, at
 import. The conversions are vectorised numpy over arrays of any shape; the forward
 transform (WGS-84 → GCJ-02) is the published closed form, the inverse is solved by
-fixed-point iteration to well under a millimetre. Points outside China's bounding box
+fixed-point iteration to better than 1e-9 degrees (0.1 mm) in the round trip. Points outside China's bounding box
 are returned unchanged, as every Chinese map provider does.
 
 Inside the library, distances and areas are computed in a metric CRS: the UTM zone of
@@ -151,11 +151,12 @@ def _wgs84_to_gcj02(lon, lat):
 
 
 def _gcj02_to_wgs84(lon, lat):
-    # Fixed point of w = g - offset(w). The offset changes by ~1e-3 of itself per
-    # degree, so each step shrinks the error ~1000x: two steps reach ~5e-9 deg
-    # (0.5 mm), far inside the 0.5 m the product needs.
+    # Fixed point of w = g - offset(w). Each step shrinks the error ~200x on
+    # Chongqing points (the offset's slope): two steps leave 8e-8 deg (9 mm), three
+    # 4e-10, four 2e-12, a safe margin under the 1e-9 deg promised (tested on
+    # 100,000 points).
     w_lon, w_lat = lon, lat
-    for _ in range(2):
+    for _ in range(4):
         dlon, dlat = _gcj_offset(w_lon, w_lat)
         w_lon, w_lat = lon - dlon, lat - dlat
     inside = in_china(lon, lat)
@@ -177,11 +178,13 @@ def _bd09_to_gcj02_closed(lon, lat):
 
 
 def _bd09_to_gcj02(lon, lat):
-    # Baidu's published inverse is approximate (errors of a few cm); one fixed-point
-    # correction step against the exact forward transform removes them.
+    # Baidu's published inverse is approximate (errors of a few cm); fixed-point
+    # correction steps against the exact forward transform remove them (on Chongqing
+    # points one leaves 6e-9 deg, two 4e-11, under the 1e-9 deg promised).
     g_lon, g_lat = _bd09_to_gcj02_closed(lon, lat)
-    b_lon, b_lat = _gcj02_to_bd09(g_lon, g_lat)
-    g_lon, g_lat = g_lon + (lon - b_lon), g_lat + (lat - b_lat)
+    for _ in range(2):
+        b_lon, b_lat = _gcj02_to_bd09(g_lon, g_lat)
+        g_lon, g_lat = g_lon + (lon - b_lon), g_lat + (lat - b_lat)
     inside = in_china(lon, lat)
     return np.where(inside, g_lon, lon), np.where(inside, g_lat, lat)
 
@@ -217,7 +220,11 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Convert BD-09 (Baidu) longitude/latitude to WGS-84 (identity outside China)."""
+    """Convert BD-09 (Baidu) longitude/latitude to WGS-84 (identity outside China).
+
+    The round trip ``wgs84_to_bd09(*bd09_to_wgs84(x, y))`` returns ``(x, y)`` to
+    better than 1e-9 degrees.
+    """
     return _chunked(lambda x, y: _gcj02_to_wgs84(*_bd09_to_gcj02(x, y)), lon, lat)
 
 
