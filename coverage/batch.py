@@ -88,9 +88,7 @@ from coverage.facilities import BASIC_CARE_TYPES
 from coverage.gaps import coverage_gaps
 from coverage.layers import (
     MIN_GAP_POPULATION,
-    csv_text,
     geojson_text,
-    replace_dir,
     township_coverage,
 )
 from coverage.network import (
@@ -98,6 +96,8 @@ from coverage.network import (
     read_edge_table,
     read_network,
 )
+from coverage.output import csv_text
+from coverage.outputs import claim_folder, write_folder
 from coverage.population import (
     CELL_M,
     assign_townships,
@@ -251,9 +251,9 @@ def _fingerprint(paths: Iterable[Path]) -> str:
 
 def _raster_cell_m(raster: Path, metric_crs: str) -> float:
     """Side in metres of a raster cell (for gap polygons), at the raster's centre."""
-    import rasterio
+    from coverage.drivers import open_raster
 
-    with rasterio.open(raster) as src:
+    with open_raster(raster) as src:
         res, crs, bounds = abs(src.res[0]), src.crs, src.bounds
     if crs is not None and crs.is_projected:
         return float(res)
@@ -741,7 +741,11 @@ def write_merged_layers(region, table: pd.DataFrame, gaps: gpd.GeoDataFrame,
              "gaps.geojson": geojson_text(gaps)}
     if results is not None:
         files["targets.csv"] = format_results(results_frame(results, region.townships), "csv")
-    return replace_dir(Path(out_dir), files)
+    return write_folder(out_dir, files, region=region)
+
+
+#: What :func:`batch_region` writes in its folder (one holding only these is an older batch).
+BATCH_FILES = ("coverage.csv", "gaps.geojson", "layers", "parts", "batch.json")
 
 
 def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
@@ -761,6 +765,8 @@ def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
     parts' done markers, horizons and buffers), each atomically. Returns the merged
     table, the gaps and the done markers of the parts computed in this run.
     """
+    # A folder of the user's, the pack or its data folders are refused before any work.
+    claim_folder(out_dir, region=region, own_names=BATCH_FILES)
     tasks = make_tasks(region, split_by, minutes=minutes, types=types, mode=mode, year=year,
                        gap_minutes=gap_minutes, targets=targets)
     ran = run_batch(tasks, out_dir, backend=backend, workers=workers, scheduler=scheduler,
@@ -768,9 +774,9 @@ def batch_region(region, out_dir: str | Path, split_by: str = "county", *,
     table, gaps = merge_parts(tasks, out_dir, codes=region.townships["code"].astype(str).tolist(),
                               region_name=region.name_zh)
     out = Path(out_dir)
-    write_text_atomic(out / "coverage.csv", "\ufeff" + table.to_csv(index=False))
-    with atomic_path(out / "gaps.geojson") as tmp:
-        gaps.to_file(tmp, driver="GeoJSON")
+    write_text_atomic(out / "coverage.csv", csv_text(table))
+    # Written here, not by GDAL, which embeds the (temporary) file name: same bytes each run.
+    write_text_atomic(out / "gaps.geojson", gaps.to_json(drop_id=True, ensure_ascii=False) + "\n")
     results = merge_targets(tasks, out, region) if targets else None
     write_merged_layers(region, table, gaps, results, out / "layers",
                         minutes=gap_minutes if gap_minutes in minutes else max(minutes))

@@ -3,12 +3,15 @@ library; no analysis lives here.
 
 Every error the library raises for bad input (:class:`coverage.errors.InputError`)
 is printed as one line naming the file, row, field and what was expected, and the
-command exits with status 2.
+command exits with status 2; so is an output path that must not or cannot be
+written (:mod:`coverage.outputs`). Ctrl-C ends with one line and status 130; any
+other error with one line and status 1 (``COVERAGE_DEBUG=1`` prints the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from coverage.errors import InputError
@@ -30,13 +33,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``coverage`` console command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from coverage.drivers import restrict_gdal
+
+    restrict_gdal()  # before any GDAL import: no VRT driver for this process
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (已中断): finished outputs are kept, none is half-written",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: one line unless debugging
+        if os.environ.get("COVERAGE_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        print(f"internal error (内部错误): {type(exc).__name__}: {detail} "
+              "(COVERAGE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _check_out(args, region, *inputs) -> None:
+    """Refuse ``--out`` before any work if it would overwrite an input, the pack or
+    its data folders, or is not writable as a file (:func:`coverage.outputs.check_file`)."""
+    from coverage.outputs import check_file
+
+    if getattr(args, "out", None):
+        check_file(args.out, region=region, inputs=inputs)
 
 
 # --- validate ---------------------------------------------------------------
@@ -75,6 +102,7 @@ def _routing_inputs(args):
     from coverage.routing import build_graph
 
     region = load_region(args.region)
+    _check_out(args, region, args.network, getattr(args, "points", None))
     types = [t for t in args.types.split(",") if t.strip()] if args.types else None
     facilities = active_facilities(region.facilities, args.year, types)
     if facilities.empty:
@@ -97,7 +125,8 @@ def _add_traveltime(sub) -> None:
 
 
 def _run_traveltime(args) -> int:
-    from coverage.errors import atomic_path
+    from coverage.output import csv_text
+    from coverage.outputs import write_file
     from coverage.routing import point_travel_times
     from coverage.tables import read_points
 
@@ -108,8 +137,7 @@ def _run_traveltime(args) -> int:
         facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(),
         point_ids=points["id"].to_numpy(), facility_ids=facilities["id"].to_numpy(),
         facility_names=facilities["name"].to_numpy())
-    with atomic_path(args.out) as tmp:
-        table.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.2f")
+    write_file(args.out, csv_text(table, float_format="%.2f"), inputs=(args.points,))
     reached = table["minutes"].notna().sum()
     print(f"{len(table)} points, {reached} reach one of {len(facilities)} facilities "
           f"by {args.mode}: {args.out}")
@@ -164,11 +192,12 @@ def _add_check(sub) -> None:
 
 
 def _run_check(args) -> int:
-    from coverage.errors import write_text_atomic
+    from coverage.outputs import write_file
     from coverage.region import load_region
     from coverage.targets import evaluate, format_results, results_frame, load_targets
 
     region = load_region(args.region)
+    _check_out(args, region)
     targets = load_targets(region)
     if not targets:
         print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)
@@ -176,7 +205,7 @@ def _run_check(args) -> int:
     results = evaluate(region, year=args.year, targets=targets)
     text = format_results(results_frame(results, region.townships), args.format)
     if args.out:
-        write_text_atomic(args.out, text)
+        write_file(args.out, text, region=region)
     else:
         if args.format == "table":
             year = args.year if args.year is not None else "现状 as registered"
@@ -212,8 +241,8 @@ def _add_isochrones(sub) -> None:
 
 
 def _run_isochrones(args) -> int:
-    from coverage.errors import write_text_atomic
     from coverage.isochrones import facility_isochrones, isochrone_polygons
+    from coverage.outputs import write_file
     from coverage.routing import nearest_facility, snap_points
 
     _, facilities, graph = _routing_inputs(args)
@@ -232,7 +261,7 @@ def _run_isochrones(args) -> int:
         columns = ["minutes", "mode", "geometry"]
     bands["mode"] = args.mode
     bands = bands[columns]
-    write_text_atomic(args.out, bands.to_json(drop_id=True, ensure_ascii=False))
+    write_file(args.out, bands.to_json(drop_id=True, ensure_ascii=False), inputs=(args.network,))
     unsnapped = int((snap.node < 0).sum())
     print(f"{len(bands)} isochrones of {len(facilities)} facilities by {args.mode}"
           + (f" ({unsnapped} too far from any road)" if unsnapped else "") + f": {args.out}")
@@ -270,11 +299,13 @@ def _add_population(sub) -> None:
 
 
 def _run_population(args) -> int:
-    from coverage.errors import write_text_atomic
+    from coverage.output import csv_text
+    from coverage.outputs import write_file
     from coverage.population import compare_population, population_points
     from coverage.region import load_region
 
     region = load_region(args.region)
+    _check_out(args, region, args.raster)
     raster = args.raster or region.files.get("population_raster")
     if raster is None:
         raise InputError(region.path / "region.toml", "no population raster to compare: give "
@@ -282,7 +313,8 @@ def _run_population(args) -> int:
                          field="files.population_raster")
     table = compare_population(population_points(region, raster=raster), region.townships)
     if args.out:
-        write_text_atomic(args.out, "\ufeff" + table.to_csv(index=False, float_format="%.4f"))
+        write_file(args.out, csv_text(table, float_format="%.4f"), region=region,
+                   inputs=(raster,))
     print(f"栅格 raster {raster} vs 乡镇常住人口 township table:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     total_raster, total_table = table["surface"].sum(), table["table"].sum()
@@ -311,7 +343,9 @@ def _siting_context(args):
 
     if not 0 < args.minutes < float("inf"):
         raise InputError("--minutes", f"expected positive minutes, got {args.minutes}")
-    context = AccessContext(load_region(args.region), year=args.year)
+    region = load_region(args.region)
+    _check_out(args, region, getattr(args, "file", None), getattr(args, "polygon", None))
+    context = AccessContext(region, year=args.year)
     return context, DEFAULT_MODE_BY_KIND if args.mode == "by-kind" else args.mode
 
 
@@ -344,7 +378,8 @@ def _candidate_sites(args, context):
 
 
 def _run_candidates(args) -> int:
-    from coverage.errors import atomic_path
+    from coverage.output import csv_text
+    from coverage.outputs import write_file
     from coverage.siting import rank_candidates
 
     context, mode = _siting_context(args)
@@ -354,8 +389,8 @@ def _run_candidates(args) -> int:
     ranking.insert(1, "lon", geometry.x.reindex(ranking["id"]).round(6).to_numpy())
     ranking.insert(2, "lat", geometry.y.reindex(ranking["id"]).round(6).to_numpy())
     if args.out:
-        with atomic_path(args.out) as tmp:
-            ranking.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6g")
+        write_file(args.out, csv_text(ranking, float_format="%.6g"), region=context.region,
+                   inputs=(args.file, args.polygon))
     print(f"{len(ranking)} candidates, T = {args.minutes:g} min, mode {args.mode}"
           + (f": {args.out}" if args.out else ""))
     print(ranking.head(args.top).to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
@@ -379,7 +414,8 @@ def _add_optimize(sub) -> None:
 
 
 def _run_optimize(args) -> int:
-    from coverage.errors import atomic_path, write_text_atomic
+    from coverage.output import csv_text
+    from coverage.outputs import write_file
     from coverage.siting import optimize
 
     if args.model != "lscp" and (args.k is None or args.k < 0):
@@ -392,11 +428,11 @@ def _run_optimize(args) -> int:
     chosen = sites[sites["id"].astype(str).isin(result.selected)][["id", "geometry"]]
     if args.out:
         if args.out.lower().endswith((".geojson", ".json")):
-            write_text_atomic(args.out, chosen.to_json(drop_id=True, ensure_ascii=False))
+            text = chosen.to_json(drop_id=True, ensure_ascii=False)
         else:
             table = chosen.assign(lon=chosen.geometry.x.round(6), lat=chosen.geometry.y.round(6))
-            with atomic_path(args.out) as tmp:
-                table.drop(columns="geometry").to_csv(tmp, index=False, encoding="utf-8-sig")
+            text = csv_text(table.drop(columns="geometry"))
+        write_file(args.out, text, region=context.region, inputs=(args.file,))
     unit = {"mclp": "residents covered", "lscp": "new sites",
             "pmedian": "person-seconds (total travel time)"}[args.model]
     print(f"{args.model}: {len(result.selected)} new sites of {len(sites)} candidates, "
@@ -430,16 +466,20 @@ def _add_scenario(sub) -> None:
 
 
 def _run_scenario(args) -> int:
+    from coverage.outputs import check_folder
     from coverage.region import load_region
-    from coverage.scenarios import (compare, format_result, load_scenario, resolve_scenario,
-                                    write_result_layers)
+    from coverage.scenarios import (RESULT_FILES, compare, format_result, load_scenario,
+                                    resolve_scenario, write_result_layers)
 
     region = load_region(args.region)
-    scenario = load_scenario(resolve_scenario(region, args.scenario), region.facilities)
+    path = resolve_scenario(region, args.scenario)
+    if args.out_dir:  # refused before the work, not after
+        check_folder(args.out_dir, region=region, own_names=RESULT_FILES, inputs=(path,))
+    scenario = load_scenario(path, region.facilities)
     result = compare(region, scenario, year=args.year)
     sys.stdout.write(format_result(result, args.format))
     if args.out_dir:
-        files = write_result_layers(result, args.out_dir)
+        files = write_result_layers(result, args.out_dir, region=region, inputs=(path,))
         print(f"{len(files)} files: {files[0].parent}", file=sys.stderr)
     return 0
 
@@ -510,13 +550,14 @@ def _add_capacity(sub) -> None:
 
 def _run_capacity(args) -> int:
     from coverage.capacity import two_step_fca
-    from coverage.errors import write_text_atomic
+    from coverage.output import csv_text
+    from coverage.outputs import write_file
 
     context, mode = _siting_context(args)
     table = two_step_fca(context, supply=args.supply, minutes=args.minutes, mode=mode,
                          decay=args.decay)
     if args.out:
-        write_text_atomic(args.out, "\ufeff" + table.to_csv(index=False, float_format="%.4f"))
+        write_file(args.out, csv_text(table, float_format="%.4f"), region=context.region)
     print(f"2SFCA {args.supply} per 1,000 residents within {args.minutes:g} min "
           f"({context.region.name_zh}):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))

@@ -27,14 +27,15 @@ through GDAL with ``OGR_CURRENT_DATE`` fixed (:data:`GPKG_DATE`) so that its
 embedded timestamps, and so its bytes, do not change between runs; it has no
 spatial index (GIS software builds one on demand), which keeps it small. Every
 file is written into a temporary folder beside ``out_dir``, which replaces
-``out_dir`` only once all are written: a failure leaves the old layers as they were.
+``out_dir`` only once all are written (:func:`coverage.outputs.write_folder`): a
+failure leaves the old layers as they were, and a folder holding anything this
+program did not write, the pack itself or its data folders are refused up front.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -45,11 +46,11 @@ import shapely
 
 from coverage import routing
 from coverage.access import AccessContext, population_within
-from coverage.errors import write_bytes_atomic, write_text_atomic
 from coverage.gaps import coverage_gaps
 from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
-from coverage.output import json_scalar
+from coverage.output import csv_text, json_scalar
+from coverage.outputs import check_folder, write_folder
 from coverage.targets import circle_parameters, evaluate, format_results, results_frame
 
 #: Isochrone bands, in minutes.
@@ -62,6 +63,11 @@ SIMPLIFY_DEG = 5e-5
 GPKG_DATE = "2000-01-01T00:00:00Z"
 #: Gaps with fewer residents are left out of the layer.
 MIN_GAP_POPULATION = 50
+
+#: The files :func:`write_layers` writes (a folder of only these is an older layers folder).
+LAYER_FILES = ("isochrones.geojson", "townships.geojson", "townships.csv", "gaps.geojson",
+               "facilities.geojson", "targets.csv", "layers.gpkg", "provenance.json",
+               "report.html")
 
 FACILITY_COLUMNS = ("id", "name", "type", "grade", "township_code", "status", "opening_year",
                     "closing_year", "beds", "location_quality")
@@ -99,6 +105,7 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
     from coverage.report import render_report
 
     out_dir = Path(out_dir) if out_dir is not None else region.path / "layers"
+    check_folder(out_dir, region=region, own_names=LAYER_FILES)  # before the work, not after
     params = circle_parameters(region)
     context = AccessContext(region, year=year, cache_dir=cache_dir)
     basic = context.facilities(params["types"])
@@ -140,7 +147,7 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
             files["report.html"] = render_report(
                 region, year=year, params=params, townships=towns, targets=results,
                 facilities=open_now, isochrones=bands_frame, gaps=gaps)
-    return replace_dir(out_dir, files)
+    return write_folder(out_dir, files, region=region)
 
 
 def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFrame,
@@ -253,42 +260,3 @@ def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame]) -> bytes:
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         return path.read_bytes()
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """A table as CSV text with a UTF-8 byte-order mark (Excel reads it as UTF-8)."""
-    return "\ufeff" + frame.to_csv(index=False, lineterminator="\n")
-
-
-def replace_dir(out_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Write ``files`` (name -> text or bytes) into a fresh folder that then replaces ``out_dir``."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    old = None
-    try:
-        for name, data in sorted(files.items()):
-            if isinstance(data, bytes):
-                write_bytes_atomic(staging / name, data)
-            else:
-                write_text_atomic(staging / name, data)
-        os.chmod(staging, 0o777 & ~_umask())
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, old / out_dir.name)
-        os.replace(staging, out_dir)
-    except BaseException:
-        if old is not None and not out_dir.exists():
-            os.replace(old / out_dir.name, out_dir)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return sorted(out_dir / name for name in files)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -509,19 +509,13 @@ def read_road_file(
         class or one-way values (naming the feature), or geometries that are not
         lines.
     """
-    import geopandas as gpd
-    import pyogrio
     import shapely
 
     from coverage.crs import from_wgs84, normalise_crs_name, to_wgs84, utm_crs
+    from coverage.drivers import read_features
 
     path = _existing_file(path)
-    try:
-        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(path, f"cannot read road file: {exc}") from exc
-    if gdf.empty:
-        raise InputError(path, "no road features")
+    gdf = read_features(path, layer=layer)  # its format's driver only, never VRT
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
 
     column = _find_column(columns, class_column, CLASS_COLUMNS, path, "road-class")

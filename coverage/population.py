@@ -23,6 +23,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from coverage.drivers import open_raster
 from coverage.errors import InputError
 
 #: Default grid cell of the township-table surface (m).
@@ -189,10 +190,7 @@ def raster_points(raster: str | Path, townships: gpd.GeoDataFrame, metric_crs: s
     path = Path(raster)
     if boundary is None:
         boundary = shapely.union_all(townships.geometry.to_numpy())
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputError(path, f"not a readable raster: {exc}") from None
+    src = open_raster(path)  # GTiff only: a VRT upload could read any file on the server
     with src:
         if src.crs is None:
             raise InputError(path, "the raster has no CRS: expected a georeferenced GeoTIFF")

@@ -822,20 +822,26 @@ def _show(value, unit: str) -> str:
     return f"{value:g}"
 
 
-def write_result_layers(result: ScenarioResult, out_dir: str | Path) -> list[Path]:
+#: The files :func:`write_result_layers` writes.
+RESULT_FILES = ("gained.geojson", "lost.geojson", "townships.csv", "targets.csv")
+
+
+def write_result_layers(result: ScenarioResult, out_dir: str | Path, *, region=None,
+                        inputs=()) -> list[Path]:
     """``gained.geojson``, ``lost.geojson``, ``townships.csv`` and ``targets.csv`` in ``out_dir``.
 
     GeoJSON is WGS-84 and deterministic (:func:`coverage.layers.geojson_text`); CSVs
-    start with a UTF-8 byte-order mark for Excel. Each file is written atomically.
+    start with a UTF-8 byte-order mark for Excel. The folder is written as one unit
+    (:func:`coverage.outputs.write_folder`): replaced whole once every file is
+    written, and refused if it holds files this program did not write, is the pack
+    ``region``, lies in its data folders or holds one of ``inputs``.
     """
     from coverage.layers import csv_text, geojson_text
+    from coverage.outputs import write_folder
 
-    out_dir = Path(out_dir)
     files = {f"{change}.geojson": geojson_text(result.changes[result.changes["change"] == change]
                                                .reset_index(drop=True))
              for change in ("gained", "lost")}
     files["townships.csv"] = csv_text(result.townships.round(6))
     files["targets.csv"] = csv_text(result.targets.round(6))
-    for name, text in files.items():
-        write_text_atomic(out_dir / name, text)
-    return sorted(out_dir / name for name in files)
+    return write_folder(out_dir, files, region=region, inputs=inputs)

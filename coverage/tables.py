@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from coverage import crs as crs_mod
+from coverage import drivers
 from coverage.errors import InputError
+from coverage.output import restore_formulas
+from coverage.uploads import check_workbook
 
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
 FEATURE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
@@ -62,10 +65,13 @@ def read_table(path: str | Path, *, sheet: str | int | None = 0) -> pd.DataFrame
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
+            check_workbook(path)  # a zip bomb is refused before it is unpacked
             frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
         elif suffix in (".csv", ".txt"):
             frame = pd.read_csv(io.StringIO(decode_text(path)), dtype=str,
                                 skipinitialspace=True, keep_default_na=False, na_values=[""])
+            # Our CSV downloads neutralise formulas; read back, they are as they were.
+            frame = frame.map(restore_formulas)
         else:
             raise InputError(path, f"unsupported table format {suffix!r}: expected "
                              + ", ".join(TABLE_SUFFIXES))
@@ -85,10 +91,7 @@ def read_features(path: str | Path) -> gpd.GeoDataFrame:
     """Read a GeoJSON, GeoPackage, Shapefile or FlatGeobuf file with pyogrio."""
     path = Path(path)
     _check_file(path)
-    try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio.errors.DataSourceError and friends
-        raise InputError(path, f"cannot read the features: {exc}") from exc
+    frame = drivers.read_features(path)
     if frame.empty:
         raise InputError(path, "the file has no features")
     return frame

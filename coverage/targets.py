@@ -56,7 +56,7 @@ from coverage import routing, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
-from coverage.output import json_scalar
+from coverage.output import json_scalar, neutralise_formulas
 from coverage.population import assign_townships
 
 TARGETS_FILE = "targets.toml"
@@ -695,7 +695,8 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
         return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        neutralise_formulas(frame).to_csv(buffer, index=False, lineterminator="\n",
+                                          quoting=csv.QUOTE_MINIMAL)
         return "\ufeff" + buffer.getvalue()
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: expected table, json or csv")

@@ -5,16 +5,13 @@ mode as in the 15-minute circle target), a threshold in minutes and a set of
 facility types. The functions here turn an :class:`coverage.access.AccessContext`
 and those controls into the frames the map, the dashboard and the downloads show,
 so that ``app.py`` only lays them out. Uploaded files are validated by the
-library's own readers (:func:`read_upload`), never executed or unpickled.
+library's own readers (:mod:`coverage.uploads`), never executed or unpickled.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -30,20 +27,11 @@ from coverage.layers import (
     township_coverage,
 )
 from coverage.targets import circle_parameters, evaluate, results_frame
+from coverage.uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, stored_upload  # noqa: F401
+from coverage.uploads import store_upload as read_upload  # noqa: F401  (app.py's name)
 
 #: Travel-mode choices: each township kind's mode (the circle target's), or one mode.
 MODE_CHOICES = ("by_kind", "walk", "ebike", "car")
-#: Largest upload accepted, in bytes (the app's ``server.maxUploadSize`` is the same 50 MB).
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-#: File suffixes accepted per kind of upload (the readers dispatch on them).
-UPLOAD_SUFFIXES = {
-    "facilities": (".csv", ".xlsx", ".xls", ".geojson", ".json"),
-    "raster": (".tif", ".tiff"),
-    "network": (".osm", ".pbf", ".graphml", ".geojson", ".gpkg"),
-    "scenario": (".toml",),
-}
-
-
 #: Thresholds offered, in minutes.
 THRESHOLDS = (5, 10, 15, 20, 30, 45, 60)
 
@@ -167,44 +155,14 @@ def report_html(context: AccessContext, *, minutes: float, types: Iterable[str],
         isochrones=isochrones, gaps=gaps_view(context, minutes=minutes, types=types, mode=mode))
 
 
-def read_upload(data: bytes, name: str, kind: str, folder: str | Path | None = None) -> Path:
-    """Write an uploaded file into ``folder`` (a new temporary folder by default) for a reader.
-
-    Only the suffix of ``name`` is kept (the rest is replaced, so a name cannot
-    reach outside the folder); the file is only ever read by the library's readers.
-
-    Raises
-    ------
-    InputError
-        For a file larger than :data:`MAX_UPLOAD_BYTES`, an empty one, or a suffix
-        not in :data:`UPLOAD_SUFFIXES` for ``kind``.
-    """
-    suffixes = UPLOAD_SUFFIXES[kind]
-    lower = name.lower()
-    suffix = next((s for s in sorted(suffixes, key=len, reverse=True) if lower.endswith(s)), None)
-    if suffix is None:
-        raise InputError(name, f"unsupported file type: expected one of {', '.join(suffixes)}")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(name, f"the file is {len(data) / 2**20:.0f} MB: at most "
-                         f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted")
-    if not data:
-        raise InputError(name, "the file is empty")
-    stem = re.sub(r"[^\w.-]", "_", Path(name).name[: -len(suffix)]) or "upload"
-    if lower.endswith(".osm.pbf"):
-        stem, suffix = stem.removesuffix(".osm"), ".osm.pbf"
-    folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="coverage-upload-"))
-    path = folder / f"{stem}{suffix}"
-    path.write_bytes(data)
-    return path
-
-
 def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
                  facilities_crs: str = "WGS84", roads: tuple[bytes, str] | None = None,
                  raster: tuple[bytes, str] | None = None):
     """``region`` with an uploaded register, road file and/or population raster.
 
-    Each upload is ``(data, file name)``; every file goes through :func:`read_upload`
-    and the library's readers, so it is validated as a pack's own would be.
+    Each upload is ``(data, file name)``; every file is stored in a temporary folder
+    (:func:`coverage.uploads.stored_upload`), read by the library's readers, so it is
+    validated as a pack's own would be, and removed once read.
 
     Returns
     -------
@@ -222,19 +180,21 @@ def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
 
     changes = {}
     if facilities is not None:
-        changes["facilities"] = read_facilities(
-            read_upload(*facilities, "facilities"), crs=facilities_crs,
-            township_codes=region.townships["code"], boundary=region.boundary)
+        with stored_upload(*facilities, "facilities") as path:
+            changes["facilities"] = read_facilities(
+                path, crs=facilities_crs, township_codes=region.townships["code"],
+                boundary=region.boundary)
     if roads is not None:
-        changes["files"] = {**region.files, "network": read_upload(*roads, "network")}
-        changes["_network"] = None
+        with stored_upload(*roads, "network") as path:
+            region = dataclasses.replace(region, files={**region.files, "network": path},
+                                         _network=None)
+            region.load_network()  # read now: the file goes with its folder
     region = dataclasses.replace(region, **changes)
-    if roads is not None:
-        region.load_network()
     population = None
     if raster is not None:
-        population = raster_points(read_upload(*raster, "raster"), region.townships,
-                                   region.metric_crs, boundary=region.boundary)
+        with stored_upload(*raster, "raster") as path:
+            population = raster_points(path, region.townships, region.metric_crs,
+                                       boundary=region.boundary)
     return region, population
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from coverage import layers
-from coverage.layers import replace_dir, write_layers
+from coverage.layers import write_layers
+from coverage.outputs import MARKER
+from coverage.outputs import write_folder as replace_dir
 from coverage.region import load_region
 from coverage.targets import load_targets
 
@@ -82,7 +84,7 @@ def test_a_failure_midway_leaves_the_old_layers_untouched(tmp_path, graphs, monk
     monkeypatch.setattr(layers, "coverage_gaps", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         write_layers(load_region(ROOT), out, cache_dir=graphs, progress=False)
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "old.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"]
 
 
@@ -94,7 +96,7 @@ def test_replace_dir_keeps_the_old_folder_when_a_file_fails(tmp_path):
     assert (out / "a.txt").read_text() == "first\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layers"]
     replace_dir(out, {"c.txt": "third\n"})
-    assert [p.name for p in out.iterdir()] == ["c.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "c.txt"]
 
 
 def test_geojson_text_writes_geometry_collections():

@@ -279,7 +279,7 @@ def test_error_missing_and_empty_files(tmp_path):
         (tmp_path / name).write_bytes(b"")
         with pytest.raises(InputError, match=f"{name}: file is empty"):
             read_network(tmp_path / name)
-    with pytest.raises(InputError, match="none.geojson: no road features"):
+    with pytest.raises(InputError, match="none.geojson: the file has no features"):
         read_network(_geojson(tmp_path, [], "none.geojson"))
     with pytest.raises(InputError, match="roads.csv: unknown road network format"):
         read_network(tmp_path / "roads.csv")
