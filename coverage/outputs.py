@@ -16,7 +16,8 @@ output goes through this module. The rules, as the README states them:
 A folder is replaced by writing a fresh copy beside it and swapping the two with
 two renames, under an exclusive ``flock`` on the parent folder so that concurrent
 runs on one pack take turns. A run killed between the two renames leaves the old
-copy in ``.<name>.old.<pid>.<random>/<name>``; the next run puts it back first.
+copy in ``.<name>.old.<pid>.<random>/<name>``; the next run puts it back first
+(and removes the half-written ``.<name>.new.<pid>.<random>`` of killed runs).
 """
 
 from __future__ import annotations
@@ -176,14 +177,29 @@ def _old_copies(out_dir: Path) -> list[Path]:
     return sorted(out_dir.parent.glob(f".{out_dir.name}.old.*"))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def recover(out_dir: Path) -> None:
-    """Put back a copy stranded by a run killed between its two renames, and clear
-    finished ones. Call with the parent's lock held (old copies exist only under it)."""
+    """Put back a copy stranded by a run killed between its two renames, clear
+    finished ones and the half-written copies of killed runs. Call with the parent's
+    lock held (old copies exist only under it)."""
     for old in _old_copies(out_dir):
         stranded = old / out_dir.name
         if not out_dir.exists() and stranded.is_dir():
             os.replace(stranded, out_dir)
         shutil.rmtree(old, ignore_errors=True)
+    for staging in out_dir.parent.glob(f".{out_dir.name}.new.*"):
+        pid = staging.name.split(".")[-2]  # .<name>.new.<pid>.<random>
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_folder(out_dir: str | os.PathLike, files: Mapping[str, str | bytes], *, region=None,
@@ -203,7 +219,8 @@ def write_folder(out_dir: str | os.PathLike, files: Mapping[str, str | bytes], *
     given = out_dir
     out_dir = check_folder(out_dir, region=region, own_names=files, inputs=inputs)
     with os_errors(given):
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new.", dir=out_dir.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new.{os.getpid()}.",
+                                        dir=out_dir.parent))
         try:
             for name, data in sorted({**files, MARKER: MARKER_TEXT}.items()):
                 if isinstance(data, bytes):
@@ -227,8 +244,9 @@ def write_folder(out_dir: str | os.PathLike, files: Mapping[str, str | bytes], *
                     if old is not None:
                         os.replace(old / out_dir.name, out_dir)
                     raise
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
+                finally:
+                    if old is not None and out_dir.exists():  # else recover() puts it back
+                        shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return sorted(out_dir / name for name in files)
