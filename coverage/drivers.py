@@ -33,7 +33,8 @@ RASTER_SUFFIXES = (".tif", ".tiff")
 #: GDAL options set for the process: no VRT drivers, no Python in VRTs.
 GDAL_LOCKDOWN = {"GDAL_SKIP": "VRT OGR_VRT", "GDAL_VRT_ENABLE_PYTHON": "NO"}
 
-_REMOTE = re.compile(r"^(/vsi|[A-Za-z][A-Za-z0-9+.-]*:(//|[^\\/]))")
+#: /vsi paths, URLs (``http://``) and GDAL connection strings (``CSV:``, ``GPKG:``).
+_REMOTE = re.compile(r"^(/vsi|[A-Za-z][A-Za-z0-9_+.-]*:)")
 
 
 def restrict_gdal() -> None:

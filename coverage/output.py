@@ -30,7 +30,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula, prefixed with ``'``.
 
     Only text (object/string columns) is touched: numbers such as ``-3.5`` stay
-    numbers. :func:`restore_formulas` undoes it when a download is read back.
+    numbers. A cell that already starts with quotes before such a character gets one
+    more, so :func:`restore_formulas` undoes it exactly when a download is read back.
     """
     text = [c for c in frame.columns
             if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)]
@@ -39,16 +40,21 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     for column in text:
         frame[column] = frame[column].map(
-            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+            lambda v: "'" + v if _formula_like(v) else v)
     return frame
 
 
 def restore_formulas(value):
     """The cell as it was before :func:`neutralise_formulas` (other values as they are)."""
-    if isinstance(value, str) and value.startswith("'") and value[1:2] and \
-            value[1:].startswith(FORMULA_STARTS):
+    if isinstance(value, str) and value.startswith("'") and _formula_like(value[1:]):
         return value[1:]
     return value
+
+
+def _formula_like(value) -> bool:
+    # Quotes already in front are escaped too ("'=x" gets one more), so reading back
+    # removes exactly the quote that writing added.
+    return isinstance(value, str) and value.lstrip("'").startswith(FORMULA_STARTS)
 
 
 def csv_text(frame: pd.DataFrame, **options) -> str:
