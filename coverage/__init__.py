@@ -10,3 +10,9 @@ The data flows one way through the package:
 """
 
 __version__ = "0.1.0"
+
+# GDAL opens files by content: switch its VRT drivers off for this process before any
+# module imports GDAL (the command line and the app both import this package first).
+from coverage.drivers import restrict_gdal as _restrict_gdal  # noqa: E402
+
+_restrict_gdal()
