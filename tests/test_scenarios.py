@@ -209,7 +209,7 @@ def test_cli_json_is_deterministic_and_writes_layers(tmp_path, capsys):
     data = json.loads(first)
     assert data["scenario"]["file"] == "shiban-relocation.toml" and data["year"] == 2025
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "gained.geojson", "lost.geojson", "targets.csv", "townships.csv"]
+        ".written-by-coverage", "gained.geojson", "lost.geojson", "targets.csv", "townships.csv"]
     assert (tmp_path / "out" / "townships.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     lost = json.loads((tmp_path / "out" / "lost.geojson").read_text(encoding="utf-8"))
     assert lost["features"] and np.isclose(
