@@ -836,7 +836,8 @@ def write_result_layers(result: ScenarioResult, out_dir: str | Path, *, region=N
     written, and refused if it holds files this program did not write, is the pack
     ``region``, lies in its data folders or holds one of ``inputs``.
     """
-    from coverage.layers import csv_text, geojson_text
+    from coverage.layers import geojson_text
+    from coverage.output import csv_text
     from coverage.outputs import write_folder
 
     files = {f"{change}.geojson": geojson_text(result.changes[result.changes["change"] == change]
