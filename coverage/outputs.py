@@ -109,6 +109,9 @@ def check_target(path: str | os.PathLike, *, folder: bool, region=None,
     if not target.parent.is_dir():
         raise OutputError(path, f"the parent folder {target.parent} does not exist; create it "
                           "first (上级文件夹不存在)")
+    if not os.access(target.parent, os.W_OK):
+        raise OutputError(path, f"cannot write: the folder {target.parent} is read-only "
+                          "(无写入权限)")
     if folder and target.exists() and not target.is_dir():
         raise OutputError(path, "is an existing file, not a folder; give a folder path "
                           "(此处已有文件)")
