@@ -39,9 +39,11 @@ be longer than a single run's.
 Why the merge equals a single run
 ---------------------------------
 Let ``T`` be the largest threshold, ``v`` the fastest speed of a mode (the speed
-table's maximum) and ``M`` the access cap (:data:`coverage.modes.MAX_ACCESS_M`). A
+table's maximum) and ``M`` a margin for access legs (:data:`coverage.modes.OFF_NETWORK_M`;
+off-road legs have no cap, but they are walked slower than ``v``, so a leg and the
+network path after it together stay within ``v T``). A
 resident of the part reached within ``T`` is reached along a path whose every node
-lies within ``v T + M`` of the part (the resident's access leg is at most ``M``);
+lies within ``v T + M`` of the part;
 the facility's nearest node lies there too. A facility whose snap could differ in the
 clipped network (its true nearest node lies outside) would need that node within
 ``v T + 3 M`` to give a time within ``T``. So the buffer ``B = (v T + 3 M) (1 +
@@ -152,13 +154,13 @@ def reach_m(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> fl
     """
     table = modes.speed_table() if speeds is None else speeds
     v = float(table[mode].max()) / 3.6
-    return min((v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN),
+    return min((v * minutes * 60.0 + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN),
                MAX_BUFFER_M)
 
 
 def _uncapped(mode: str, minutes: float) -> bool:
     v = float(modes.speed_table()[mode].max()) / 3.6
-    return (v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
+    return (v * minutes * 60.0 + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
 
 
 def travel_needs(targets) -> list[tuple[str, float]]:
@@ -406,7 +408,8 @@ class PartContext(AccessContext):
         """The mode's travel-time graph over its clipped network (built once)."""
         if mode not in self._graphs:
             self._graphs[mode] = routing.build_graph(self.networks[mode], mode,
-                                                     metric_crs=self.region.metric_crs)
+                                                     metric_crs=self.region.metric_crs,
+                                                     **self.region.graph_options())
         return self._graphs[mode]
 
 
