@@ -102,9 +102,10 @@ class Dem:
         y = np.asarray(y, dtype=float)
         to_dem = pyproj.Transformer.from_crs(crs, self.crs, always_xy=True)
         dx, dy = to_dem.transform(x, y)
-        col, row = ~self.transform * (np.asarray(dx), np.asarray(dy))
+        a, b, c, d, e, f = tuple(~self.transform)[:6]
+        dx, dy = np.asarray(dx), np.asarray(dy)
         # Cell centres sit at half-integer positions.
-        col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
+        col, row = a * dx + b * dy + c - 0.5, d * dx + e * dy + f - 0.5
         rows, cols = self.values.shape
         c0, r0 = np.floor(col), np.floor(row)
         fc, fr = col - c0, row - r0
