@@ -2,6 +2,8 @@
 steps walked only, maxspeed caps cars, access=private/no with per-mode overrides,
 route=ferry crossings with a boarding wait."""
 
+from pathlib import Path
+
 import numpy as np
 import osmium
 import pandas as pd
@@ -9,6 +11,8 @@ import pytest
 
 from coverage import modes, routing
 from coverage.network import read_network
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WAYS = {
     # id: (nodes, tags)
@@ -100,3 +104,24 @@ def test_ferry_crossing_has_one_boarding_wait_each_way(network):
     # Cars board too (no access tag says otherwise).
     car = routing.build_graph(network, "car")
     assert np.isfinite(dijkstra(car.csr, indices=index[6])[index[8]])
+
+
+@pytest.mark.parametrize("pack", ["network/roads.osm", "regions/beibei/network/roads.osm"])
+def test_pack_xml_read_by_pyosmium_equals_the_osmnx_route(pack):
+    """The packs' XML was read through OSMnx before; pyosmium gives the same network."""
+    import osmnx as ox
+
+    from coverage.network import _from_osmnx
+
+    path = ROOT / pack
+    new = read_network(path)
+    old = _from_osmnx(ox.graph_from_xml(path, simplify=False, retain_all=True), path, {})
+    assert set(new.nodes.index) == set(old.nodes.index) and len(new.edges) == len(old.edges)
+    # libosmium stores 1e-7 degrees, OSMnx parses the decimal text: equal to 1e-12 degrees.
+    np.testing.assert_allclose(new.nodes.sort_index()[["x", "y"]].to_numpy(),
+                               old.nodes.sort_index()[["x", "y"]].to_numpy(), rtol=0, atol=1e-12)
+    columns = ["u", "v", "highway", "oneway", "name"]
+    both = new.edges.merge(old.edges, on=columns, suffixes=("", "_osmnx"), validate="1:1")
+    assert len(both) == len(new.edges)
+    np.testing.assert_allclose(both["length"], both["length_osmnx"], rtol=0, atol=1e-6)
+    assert new.provenance["quality"] == "synthetic"
