@@ -96,6 +96,7 @@ from coverage.layers import (
     township_coverage,
 )
 from coverage.network import (
+    ROUTING_TAG_COLUMNS,
     RoadNetwork,
     read_edge_table,
     read_network,
@@ -331,6 +332,11 @@ def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
                           "length": edges["length"].to_numpy(float),
                           "highway": edges["highway"].astype(str).to_numpy(),
                           "oneway": oneway.to_numpy(bool)})
+    for column in ROUTING_TAG_COLUMNS:
+        if column in edges:
+            values = edges[column]
+            table[column] = (values.astype(str).to_numpy() if column == "maxspeed"
+                             else values.to_numpy())
     order = np.lexsort((np.floor(ux / TILE_DEG), np.floor(uy / TILE_DEG)))
     path = Path(path)
     with atomic_path(path) as tmp:

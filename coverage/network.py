@@ -599,6 +599,8 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
 #: with its end coordinates (WGS-84), so that it can be read by window without a
 #: node table.
 EDGE_TABLE_COLUMNS = ("u", "v", "ux", "uy", "vx", "vy", "length", "highway", "oneway")
+#: Optional columns of an edge table: the OSM tags routing reads (see :func:`read_osm`).
+ROUTING_TAG_COLUMNS = ("maxspeed", "wait_s", "closed_walk", "closed_ebike", "closed_car")
 
 
 def read_edge_table(path: str | Path,
@@ -634,13 +636,15 @@ def read_edge_table(path: str | Path,
             return [(x, ">=", west), (x, "<=", east), (y, ">=", south), (y, "<=", north)]
 
         filters = [inside("ux", "uy"), inside("vx", "vy")]
-    table = pq.read_table(path, columns=list(EDGE_TABLE_COLUMNS), filters=filters).to_pandas()
+    tags = [c for c in ROUTING_TAG_COLUMNS if c in names]
+    table = pq.read_table(path, columns=[*EDGE_TABLE_COLUMNS, *tags],
+                          filters=filters).to_pandas()
     ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
                          "x": np.concatenate([table["ux"], table["vx"]]),
                          "y": np.concatenate([table["uy"], table["vy"]])})
     nodes = ends.drop_duplicates("id").set_index("id").sort_index()
     nodes.index.name = "osmid"
-    edges = table[["u", "v", "length", "highway", "oneway"]].assign(name="")
+    edges = table[["u", "v", "length", "highway", "oneway", *tags]].assign(name="")
     return RoadNetwork(nodes=nodes, edges=edges.reset_index(drop=True), source=str(path))
 
 

@@ -125,3 +125,17 @@ def test_pack_xml_read_by_pyosmium_equals_the_osmnx_route(pack):
     assert len(both) == len(new.edges)
     np.testing.assert_allclose(both["length"], both["length_osmnx"], rtol=0, atol=1e-6)
     assert new.provenance["quality"] == "synthetic"
+
+
+def test_parquet_edge_tables_keep_the_routing_tags(network, tmp_path):
+    from coverage.batch import write_network_parquet
+
+    path = write_network_parquet(network, tmp_path / "edges.parquet")
+    again = read_network(path)
+    for mode in modes.MODES:
+        key = ["u", "v"]
+        a = network.edges.assign(kmh=modes.edge_speeds(network.edges, mode))[key + ["kmh"]]
+        b = again.edges.assign(kmh=modes.edge_speeds(again.edges, mode))[key + ["kmh"]]
+        pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
+                                      b.sort_values(key).reset_index(drop=True))
+    assert again.edges["wait_s"].sum() == modes.FERRY_WAIT_S
