@@ -149,19 +149,25 @@ class BatchError(RuntimeError):
 def reach_m(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> float:
     """Buffer (m) around a part that keeps every trip of ``mode`` within ``minutes``.
 
-    ``(v T + 3 M) (1 + BUFFER_MARGIN)`` with ``v`` the fastest speed of the mode in the
-    speed table and ``M`` the access cap (see module notes), capped at
-    :data:`MAX_BUFFER_M`.
+    ``(D + 3 M) (1 + BUFFER_MARGIN)`` with ``M`` the access margin (see module notes)
+    and ``D`` the farthest a trip of ``T`` minutes goes: ``v T`` with ``v`` the fastest
+    speed of the mode in the speed table, or by ferry ``v_f (T - w)`` (a ferry's speed
+    after its boarding wait: a path mixing roads and ferries goes no farther than the
+    larger of the two), capped at :data:`MAX_BUFFER_M`.
     """
+    return min(_reach(mode, minutes, speeds), MAX_BUFFER_M)
+
+
+def _reach(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> float:
     table = modes.speed_table() if speeds is None else speeds
-    v = float(table[mode].max()) / 3.6
-    return min((v * minutes * 60.0 + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN),
-               MAX_BUFFER_M)
+    seconds = minutes * 60.0
+    farthest = max(float(table[mode].max()) / 3.6 * seconds,
+                   modes.FERRY_KMH / 3.6 * max(seconds - modes.FERRY_WAIT_S, 0.0))
+    return (farthest + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN)
 
 
 def _uncapped(mode: str, minutes: float) -> bool:
-    v = float(modes.speed_table()[mode].max()) / 3.6
-    return (v * minutes * 60.0 + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
+    return _reach(mode, minutes) <= MAX_BUFFER_M
 
 
 def travel_needs(targets) -> list[tuple[str, float]]:

@@ -37,10 +37,11 @@ footway         4.5  0     0
 path            4.5  0     0
 steps           3    0     0    梯道: Chongqing's stairways; 3 km/h of horizontal
                                 progress allows for the climb
-ferry           15   15    15   渡船 (OSM ``route=ferry``): a river ferry's crossing
-                                speed, plus :data:`FERRY_WAIT_S` boarding wait per
-                                crossing
 =============== ==== ===== ==== ========================================================
+
+Ferries (渡船, OSM ``route=ferry``) are not roads and are not in the table: every mode
+crosses at :data:`FERRY_KMH`, after a boarding wait of :data:`FERRY_WAIT_S` per crossing
+(access tags may close a ferry to a mode).
 
 Walking is 4.5 km/h, a common planning value for adults that also allows for slopes.
 A class not in the table travels at the ``unclassified`` speed.
@@ -75,8 +76,9 @@ OFFROAD_KMH = 3.0
 #: Residents whose off-road leg is longer than this (m) are reported as off-network.
 OFF_NETWORK_M = 1000.0
 
-#: Boarding wait of a ferry crossing (s): half of a 30-minute headway (see
-#: :mod:`coverage.terrain` for ferry edges).
+#: Crossing speed of a river ferry (km/h), for every mode on board.
+FERRY_KMH = 15.0
+#: Boarding wait of a ferry crossing (s): half of a 30-minute headway.
 FERRY_WAIT_S = 15 * 60.0
 
 #: The default speed table shipped with the package.
@@ -179,7 +181,7 @@ def edge_speeds(edges: pd.DataFrame, mode: str, table: pd.DataFrame | None = Non
     numpy.ndarray
         Float km/h per row; 0 where the road is closed to the mode (class speed 0, or
         a ``closed_<mode>`` column that is True: OSM ``access`` tags). Classes missing
-        from the table get the ``unclassified`` speed. Car speeds are capped by a
+        from the table get the ``unclassified`` speed; ferries :data:`FERRY_KMH`. Car speeds are capped by a
         numeric ``maxspeed`` (:func:`maxspeed_kmh`).
     """
     _check_mode(mode)
@@ -187,6 +189,7 @@ def edge_speeds(edges: pd.DataFrame, mode: str, table: pd.DataFrame | None = Non
     column = table[mode]
     speeds = edges["highway"].astype(object).map(column)
     speeds = speeds.fillna(column["unclassified"]).to_numpy(dtype=float)
+    speeds = np.where(edges["highway"].to_numpy(dtype=object) == "ferry", FERRY_KMH, speeds)
     if mode == "car" and "maxspeed" in edges:
         speeds = np.fmin(speeds, maxspeed_kmh(edges["maxspeed"]))
     closed = f"closed_{mode}"

@@ -175,8 +175,10 @@ def test_network_window_from_parquet(tmp_path, gaoxin):
 
 
 def test_reach_and_split(gaoxin):
-    # Walking 30 min at 4.5 km/h plus three access legs, 2% margin.
-    assert batch.reach_m("walk", 30) == pytest.approx((4.5 / 3.6 * 1800 + 3000) * 1.02)
+    # Walking 15 min at 4.5 km/h plus three access legs, 2% margin; at 30 min a
+    # ferry (15 km/h after a 15-minute wait) could carry a walker farther.
+    assert batch.reach_m("walk", 15) == pytest.approx((4.5 / 3.6 * 900 + 3000) * 1.02)
+    assert batch.reach_m("walk", 30) == pytest.approx((15 / 3.6 * 900 + 3000) * 1.02)
     assert batch.reach_m("car", 600) == batch.MAX_BUFFER_M
     parts = batch.split_townships(gaoxin.townships, "county")
     assert sorted(c for codes in parts.values() for c in codes) == sorted(
