@@ -4,7 +4,8 @@ For a travel mode (or a mode per township kind), a set of facility types and a
 year, every population point (:mod:`coverage.population`) is snapped to the road
 graph with its off-road walking leg (no cap: :func:`coverage.routing.snap_points`), and its time to the nearest open facility is
 the access leg + the network time + the facility's own access leg
-(:func:`travel_seconds`). Residents are then counted within each threshold, per
+(:func:`travel_seconds`), or a straight walk across country to the facility when that
+is faster. Residents are then counted within each threshold, per
 township and for the region (:func:`coverage_table`).
 
 Thresholds are inclusive: a resident exactly 15 minutes away is within 15 minutes.
@@ -173,7 +174,8 @@ def point_modes(points: pd.DataFrame, mode_by_kind: Mapping[str, str] | str) -> 
 
 def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.GeoDataFrame, *,
                    from_facility: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds between snapped points and the nearest facility, with both access legs.
+    """Seconds between snapped points and the nearest facility, with both access legs,
+    or straight across country when that is faster (:func:`coverage.routing.direct_seconds`).
 
     Parameters
     ----------
@@ -205,6 +207,9 @@ def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.Geo
     snapped = snap.node >= 0
     seconds[snapped] = snap.access_seconds[snapped] + node_seconds[snap.node[snapped]]
     nearest[snapped] = node_source[snap.node[snapped]]
+    walk, site = routing.direct_seconds(graph, snap, sites)
+    faster = walk < seconds
+    seconds[faster], nearest[faster] = walk[faster], site[faster]
     return seconds, nearest
 
 

@@ -150,11 +150,17 @@ class Snap:
     access_seconds
         Walking time of the leg at the graph's off-road speed, slowed by its slope
         when the graph has a DEM; ``inf`` when not snapped.
+    x, y, z
+        The points' metric coordinates and DEM heights (``z`` NaN without a DEM),
+        for straight off-road walks to facilities (:func:`direct_seconds`).
     """
 
     node: np.ndarray
     distance_m: np.ndarray
     access_seconds: np.ndarray
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    z: np.ndarray | None = None
 
     @property
     def off_network(self) -> np.ndarray:
@@ -435,18 +441,101 @@ def snap_points(graph: Graph, lon, lat) -> Snap:
         distance[valid] = d
         node[valid] = candidates[i]
     snapped = node >= 0
-    kmh = np.full(int(snapped.sum()), graph.offroad_kmh)
-    if graph.dem is not None and graph.node_z is not None and snapped.any():
+    z = np.full(lon.size, np.nan)
+    if graph.dem is not None and valid.any():
+        z[valid] = graph.dem.sample(x[valid], y[valid], graph.metric_crs)
+    node_z = graph.node_z[node[snapped]] if graph.node_z is not None else np.nan
+    access = np.full(lon.size, np.inf)
+    access[snapped] = offroad_seconds(graph, distance[snapped], node_z - z[snapped])
+    return Snap(node=node, distance_m=distance, access_seconds=access, x=x, y=y, z=z)
+
+
+def offroad_seconds(graph: Graph, distance_m, rise_m=np.nan) -> np.ndarray:
+    """Seconds to walk ``distance_m`` straight across country, climbing ``rise_m``.
+
+    The off-road pace is the graph's ``offroad_kmh``, scaled by Tobler's factor of the
+    slope (:func:`coverage.terrain.tobler_factor`) where the rise is known (a DEM).
+    """
+    distance = np.asarray(distance_m, dtype=float)
+    kmh = np.full(distance.shape, graph.offroad_kmh)
+    if graph.dem is not None:
         from coverage.terrain import tobler_factor
 
-        rise = graph.node_z[node[snapped]] - graph.dem.sample(x[snapped], y[snapped],
-                                                              graph.metric_crs)
-        run = distance[snapped]
-        slope = np.divide(np.nan_to_num(rise), run, out=np.zeros_like(run), where=run > 0)
+        rise = np.nan_to_num(np.broadcast_to(np.asarray(rise_m, dtype=float), distance.shape))
+        slope = np.divide(rise, distance, out=np.zeros_like(distance), where=distance > 0)
         kmh = kmh * tobler_factor(slope)
-    access = np.full(lon.size, np.inf)
-    access[snapped] = distance[snapped] / (kmh / 3.6)
-    return Snap(node=node, distance_m=distance, access_seconds=access)
+    return distance / (kmh / 3.6)
+
+
+#: Candidate facilities, nearest by distance, among which a straight walk is timed.
+DIRECT_CANDIDATES = 8
+
+
+def direct_seconds(graph: Graph, points: Snap, sites: Snap) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's fastest straight off-road walk to one of ``sites``, and which.
+
+    A resident beside a clinic but far from any road walks straight there (as
+    AccessMod's off-road travel lets them); coverage takes the faster of this and the
+    road trip (:func:`coverage.access.travel_seconds`), so building next to an
+    off-network village serves it. Without a DEM the nearest site is the fastest;
+    with one, the fastest of the :data:`DIRECT_CANDIDATES` nearest.
+
+    Returns
+    -------
+    seconds, index
+        Per point: seconds (``inf`` without coordinates or sites) and the site's
+        index (``-1`` then).
+    """
+    n = points.node.size
+    seconds = np.full(n, np.inf)
+    index = np.full(n, -1, dtype=np.int64)
+    if points.x is None or sites.x is None:
+        return seconds, index
+    ok_sites = np.flatnonzero(np.isfinite(sites.x) & np.isfinite(sites.y))
+    ok = np.flatnonzero(np.isfinite(points.x) & np.isfinite(points.y))
+    if ok.size == 0 or ok_sites.size == 0:
+        return seconds, index
+    k = 1 if graph.dem is None else min(DIRECT_CANDIDATES, ok_sites.size)
+    tree = cKDTree(np.column_stack([sites.x[ok_sites], sites.y[ok_sites]]))
+    d, j = tree.query(np.column_stack([points.x[ok], points.y[ok]]), k=k)
+    d, j = d.reshape(ok.size, k), j.reshape(ok.size, k)
+    site = ok_sites[j]
+    t = offroad_seconds(graph, d, sites.z[site] - points.z[ok][:, None])
+    best = np.argmin(t, axis=1)
+    rows = np.arange(ok.size)
+    seconds[ok] = t[rows, best]
+    index[ok] = site[rows, best]
+    return seconds, index
+
+
+def direct_pairs(graph: Graph, points: Snap, sites: Snap, limit: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (site, point, seconds) whose straight off-road walk takes at most ``limit``
+    seconds (inclusive), as :func:`direct_seconds` times it."""
+    from coverage.terrain import tobler_factor
+
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    if points.x is None or sites.x is None:
+        return empty
+    ok_sites = np.flatnonzero(np.isfinite(sites.x) & np.isfinite(sites.y))
+    ok = np.flatnonzero(np.isfinite(points.x) & np.isfinite(points.y))
+    if ok.size == 0 or ok_sites.size == 0:
+        return empty
+    fastest = graph.offroad_kmh / 3.6 * (float(tobler_factor(-0.05)) if graph.dem is not None
+                                         else 1.0)
+    radius = (limit + TOLERANCE_S) * fastest
+    tree = cKDTree(np.column_stack([points.x[ok], points.y[ok]]))
+    found = tree.query_ball_point(np.column_stack([sites.x[ok_sites], sites.y[ok_sites]]),
+                                  radius)
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    if counts.sum() == 0:
+        return empty
+    site = np.repeat(ok_sites, counts)
+    point = ok[np.concatenate([np.asarray(f, dtype=np.int64) for f in found])]
+    d = np.hypot(points.x[point] - sites.x[site], points.y[point] - sites.y[site])
+    t = offroad_seconds(graph, d, sites.z[site] - points.z[point])
+    keep = t <= limit + TOLERANCE_S
+    return site[keep], point[keep], t[keep]
 
 
 # --- searches --------------------------------------------------------------------

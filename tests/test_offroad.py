@@ -114,3 +114,28 @@ def test_bad_off_road_speed_is_a_clear_error(tmp_path, value, capsys):
     assert main(["check", str(pack)]) == 2
     err = capsys.readouterr().err
     assert "routing.offroad_kmh" in err and "Traceback" not in err
+
+
+def test_a_clinic_beside_off_network_residents_covers_them():
+    """No target is impossible because of off-network residents: a clinic built beside
+    them is reached on foot across country, in coverage and in siting alike."""
+    import geopandas as gpd
+
+    from coverage.access import travel_seconds, within
+    from coverage.siting import site_point_seconds
+
+    context = AccessContext(load_region(BEIBEI))
+    far = np.flatnonzero(context.off_network("walk"))
+    assert far.size > 100
+    points = context.population.iloc[far]
+    # Each clinic 300 m east of an off-network resident.
+    shifted = points.geometry.to_crs("EPSG:32648").translate(300.0, 0.0).to_crs("EPSG:4326")
+    sites = gpd.GeoDataFrame({"id": [f"s{i}" for i in range(far.size)]}, geometry=shifted.values,
+                             crs="EPSG:4326")
+    seconds, nearest = travel_seconds(context.graph("walk"), context._snap("walk"), sites)
+    walk = 300.0 / (3.0 / 3.6)
+    assert (seconds[far] <= walk + 1.0).all() and within(seconds[far], 6.0).all()
+    assert (nearest[far] >= 0).all()
+    matrix = site_point_seconds(context, sites, 6 * 60.0, "walk").tocsr()
+    reached = matrix[far, np.arange(far.size)]
+    assert reached == pytest.approx(np.full(far.size, walk), rel=1e-3)  # its own clinic

@@ -302,3 +302,21 @@ def test_traveltime_cli_writes_excel_csv(tmp_path):
                                       "snap_distance_m"]
     assert 0 < table["minutes"].iloc[0] < 30 and isinstance(table["facility_name"].iloc[0], str)
     assert table["minutes"].iloc[1] > 10_000 and table["snap_distance_m"].iloc[1] > 500_000
+
+
+def test_direct_off_road_walk_to_a_site():
+    coords = _line(2)
+    network = _network(coords, [(10, 20, 100.0, "residential", False)])
+    graph = routing.build_graph(network, "walk")
+    geod = pyproj.Geod(ellps="WGS84")
+    # A resident 2 km north of node 10; sites 200 m east of them and at node 20.
+    lon0, lat0, _ = geod.fwd(106.5, 29.5, 0.0, 2000.0)
+    lon1, lat1, _ = geod.fwd(lon0, lat0, 90.0, 200.0)
+    point = routing.snap_points(graph, [lon0, np.nan], [lat0, 29.5])
+    sites = routing.snap_points(graph, [coords[20][0], lon1], [29.5, lat1])
+    seconds, index = routing.direct_seconds(graph, point, sites)
+    assert index.tolist() == [1, -1] and np.isinf(seconds[1])
+    assert seconds[0] == pytest.approx(200.0 / (3.0 / 3.6), rel=1e-3)
+    site, which, secs = routing.direct_pairs(graph, point, sites, 300.0)
+    assert site.tolist() == [1] and which.tolist() == [0] and secs[0] == pytest.approx(seconds[0])
+    assert routing.direct_pairs(graph, point, sites, 200.0)[0].size == 0
