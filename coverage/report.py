@@ -168,10 +168,11 @@ def _off_network_item(towns: gpd.GeoDataFrame, offroad_kmh: float) -> list[str]:
     if "off_network" not in towns:
         return []
     total = float(towns["off_network"].sum())
-    return [f"<li>离网居民（步行离路超过 {OFF_NETWORK_M / 1000:g} 公里）{total:,.0f} 人，"
-            f"以离路步行 {offroad_kmh:g} km/h 计入，未被剔除"
-            f"{_en(f'off-network residents (off-road leg over {OFF_NETWORK_M / 1000:g} km), '
-                   f'counted at the off-road pace of {offroad_kmh:g} km/h, not dropped')}</li>"]
+    km = OFF_NETWORK_M / 1000
+    english = (f"off-network residents (off-road leg over {km:g} km), counted at the "
+               f"off-road pace of {offroad_kmh:g} km/h, not dropped")
+    return [f"<li>离网居民（步行离路超过 {km:g} 公里）{total:,.0f} 人，"
+            f"以离路步行 {offroad_kmh:g} km/h 计入，未被剔除{_en(english)}</li>"]
 
 
 def _township_table(towns: gpd.GeoDataFrame) -> str:

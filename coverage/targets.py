@@ -59,7 +59,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage import modes, routing, schema
+from coverage import modes, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
@@ -593,9 +593,9 @@ def judge_ambulance_response(pieces: dict, params: dict, townships: pd.DataFrame
         return mean, failing, unreached, ok
 
     mean, failing, unreached, ok = judge("")
+    status = "pass" if ok else "fail"
     off = {c: n for c in present
            if (n := times.get("off_weight", {}).get(c, 0.0) + times.get("off_lost", {}).get(c, 0.0))}
-    status = "pass" if mean is not None and mean <= limit and unreached == 0 else "fail"
     only = status == "fail" and bool(off) and judge("on")[3]
     texts = [f"{basis}: {times['dispatchers']}; 不可达 unreached {unreached:,.0f} 人 residents",
              _off_network_text(off), ONLY_OFF_NETWORK if only else ""]
