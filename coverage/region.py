@@ -197,6 +197,8 @@ def summary(region: Region, *, with_network: bool = True) -> str:
         network = region.load_network()
         lines.append(f"  路网 road network: {len(network.nodes):,} nodes, "
                      f"{len(network.edges):,} edges ({region.network_path.name})")
+    lines.append(f"  离路步行 off-road pace: {region.offroad_kmh:g} km/h   地形 DEM: "
+                 + (region.dem_path.name if region.dem_path is not None else "无 none"))
     lines.append("  数据来源 provenance:")
     for layer, info in sorted(region.provenance.items()):
         quality = schema.label(schema.PROVENANCE_QUALITIES, info["quality"])

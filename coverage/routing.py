@@ -508,12 +508,21 @@ def direct_seconds(graph: Graph, points: Snap, sites: Snap) -> tuple[np.ndarray,
     return seconds, index
 
 
+def direct_reach_m(graph: Graph, limit: float) -> float:
+    """The farthest a straight off-road walk goes in ``limit`` seconds: the radius of
+    the disk around a facility that :func:`direct_pairs` can reach (flat ground; on a
+    DEM, at Tobler's fastest gentle descent)."""
+    from coverage.terrain import tobler_factor
+
+    fastest = graph.offroad_kmh / 3.6 * (float(tobler_factor(-0.05)) if graph.dem is not None
+                                         else 1.0)
+    return (limit + TOLERANCE_S) * fastest
+
+
 def direct_pairs(graph: Graph, points: Snap, sites: Snap, limit: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (site, point, seconds) whose straight off-road walk takes at most ``limit``
     seconds (inclusive), as :func:`direct_seconds` times it."""
-    from coverage.terrain import tobler_factor
-
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     if points.x is None or sites.x is None:
         return empty
@@ -521,9 +530,7 @@ def direct_pairs(graph: Graph, points: Snap, sites: Snap, limit: float
     ok = np.flatnonzero(np.isfinite(points.x) & np.isfinite(points.y))
     if ok.size == 0 or ok_sites.size == 0:
         return empty
-    fastest = graph.offroad_kmh / 3.6 * (float(tobler_factor(-0.05)) if graph.dem is not None
-                                         else 1.0)
-    radius = (limit + TOLERANCE_S) * fastest
+    radius = direct_reach_m(graph, limit)
     tree = cKDTree(np.column_stack([points.x[ok], points.y[ok]]))
     found = tree.query_ball_point(np.column_stack([sites.x[ok_sites], sites.y[ok_sites]]),
                                   radius)
