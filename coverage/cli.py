@@ -186,10 +186,9 @@ def _add_check(sub) -> None:
 
 def _run_check(args) -> int:
     from coverage.errors import write_text_atomic
-    from coverage.region import load_region
     from coverage.targets import evaluate, format_results, results_frame, load_targets
 
-    region = load_region(args.region)
+    region = _load_region(args)
     targets = load_targets(region)
     if not targets:
         print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)

@@ -175,3 +175,23 @@ def test_traveltime_cli_takes_a_dem(tmp_path):
     flat = routing.build_graph(network, "car", metric_crs=region.metric_crs)
     hilly = routing.build_graph(network, "car", metric_crs=region.metric_crs, dem=dem)
     np.testing.assert_allclose(hilly.csr.data, flat.csr.data, rtol=1e-12)
+
+
+def test_check_takes_a_dem(tmp_path):
+    """Steep terrain under the pack slows walkers and e-bikes: the circle shrinks."""
+    import json
+
+    from coverage.region import load_region
+
+    region = load_region(ROOT)
+    west, south, east, north = region.boundary.bounds
+    dem = _write_dem(tmp_path / "ridges.tif", "EPSG:4326", (west - 0.05, south - 0.05,
+                                                             east + 0.05, north + 0.05),
+                     0.001, lambda lon, lat: 300.0 + 150.0 * np.sin(lon * 300.0))
+    measured = {}
+    for extra in ([], ["--dem", str(dem)]):
+        out = tmp_path / f"check{len(extra)}.json"
+        assert main(["check", str(ROOT), "--format", "json", "--out", str(out), *extra]) == 0
+        rows = json.loads(out.read_text(encoding="utf-8"))
+        measured[bool(extra)] = next(r["measured"] for r in rows if r["rule"] == "circle")
+    assert measured[True] < measured[False]
