@@ -69,7 +69,7 @@ def main() -> None:
         t_snap, _ = timed(lambda: routing.snap_points(flat, lon, lat))
         t_snap_dem, _ = timed(lambda: routing.snap_points(hilly, lon, lat))
     print(f"grid: {flat.n_nodes:,} nodes, {flat.edge_u.size:,} directed edges; "
-          f"DEM {dem.values.shape[1]:,} x {dem.values.shape[0]:,} cells (read {t_read:.2f} s)")
+          f"DEM {dem.shape[1]:,} x {dem.shape[0]:,} cells (opened {t_read:.2f} s)")
     print(f"  build walk graph, flat      {t_flat:8.3f} s")
     print(f"  build walk graph, with DEM  {t_dem:8.3f} s   ratio {t_dem / t_flat:.2f}x")
     print(f"  snap 100,000 points, flat   {t_snap:8.3f} s")

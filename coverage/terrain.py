@@ -72,65 +72,93 @@ def mode_kmh(mode: str, flat_kmh, slope) -> np.ndarray:
     return np.broadcast_to(np.asarray(flat_kmh, dtype=float), np.shape(slope)).copy()
 
 
+#: Heights outside this range (m) are no-data sentinels such as -32768.
+VALID_HEIGHTS = (-500.0, 9000.0)
+
+
 @dataclass
 class Dem:
-    """A DEM held in memory, sampled bilinearly at WGS-84 or metric points.
+    """A DEM GeoTIFF, sampled bilinearly at WGS-84 or metric points.
+
+    Only the window a batch of points needs is read, so a provincial DEM costs the
+    memory of the district under the network, not of the province.
 
     Attributes
     ----------
     path
         The GeoTIFF.
-    values
-        Heights in metres, float, NaN where the raster has no data.
     transform
         The raster's affine transform.
     crs
         The raster's CRS (WKT).
+    shape
+        Rows and columns.
     digest
         SHA-256 of the file, for caches of graphs built on it.
     """
 
     path: Path
-    values: np.ndarray
     transform: object
     crs: str
+    shape: tuple[int, int]
     digest: str
+
+    def _window(self, row0: int, col0: int, row1: int, col1: int) -> np.ndarray:
+        """Heights of rows ``row0..row1`` and columns ``col0..col1`` (inclusive), NaN
+        where the raster has no data."""
+        import rasterio
+        from rasterio.windows import Window
+
+        with rasterio.open(self.path, driver="GTiff") as src:
+            block = src.read(1, window=Window(col0, row0, col1 - col0 + 1, row1 - row0 + 1),
+                             masked=True)
+        values = block.astype(float).filled(np.nan)
+        values[(values < VALID_HEIGHTS[0]) | (values > VALID_HEIGHTS[1])] = np.nan
+        return values
 
     def sample(self, x, y, crs: str = "EPSG:4326") -> np.ndarray:
         """Heights (m) at points given in ``crs``; NaN outside the raster or on no data."""
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         to_dem = pyproj.Transformer.from_crs(crs, self.crs, always_xy=True)
-        dx, dy = to_dem.transform(x, y)
+        dx, dy = (np.asarray(v) for v in to_dem.transform(x, y))
         a, b, c, d, e, f = tuple(~self.transform)[:6]
-        dx, dy = np.asarray(dx), np.asarray(dy)
         # Cell centres sit at half-integer positions.
         col, row = a * dx + b * dy + c - 0.5, d * dx + e * dy + f - 0.5
-        rows, cols = self.values.shape
+        rows, cols = self.shape
+        inside = (col >= -0.5) & (col <= cols - 0.5) & (row >= -0.5) & (row <= rows - 0.5)
+        out = np.full(np.shape(col), np.nan)
+        if not inside.any():
+            return out
+        col, row = col[inside], row[inside]
         c0, r0 = np.floor(col), np.floor(row)
         fc, fr = col - c0, row - r0
-        out = np.zeros(np.shape(col))
-        weight = np.zeros(np.shape(col))
+        top, left = int(max(r0.min(), 0)), int(max(c0.min(), 0))
+        bottom, right = int(min(r0.max() + 1, rows - 1)), int(min(c0.max() + 1, cols - 1))
+        values = self._window(top, left, bottom, right)
+        total = np.zeros(col.shape)
+        weight = np.zeros(col.shape)
         for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
-            rr = np.clip(r0 + dr, 0, rows - 1).astype(np.int64)
-            cc = np.clip(c0 + dc, 0, cols - 1).astype(np.int64)
-            value = self.values[rr, cc]
+            rr = (np.clip(r0 + dr, 0, rows - 1) - top).astype(np.int64)
+            cc = (np.clip(c0 + dc, 0, cols - 1) - left).astype(np.int64)
+            value = values[rr, cc]
             ok = np.isfinite(value) & (w > 0)
-            out += np.where(ok, value * w, 0.0)
+            total += np.where(ok, value * w, 0.0)
             weight += np.where(ok, w, 0.0)
-        inside = (col >= -0.5) & (col <= cols - 0.5) & (row >= -0.5) & (row <= rows - 0.5)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(inside & (weight > 0), out / weight, np.nan)
+            out[inside] = np.where(weight > 0, total / weight, np.nan)
+        return out
 
 
 def read_dem(path: str | Path) -> Dem:
-    """Read a DEM GeoTIFF (any CRS, heights in metres) into memory.
+    """Open a DEM GeoTIFF (any CRS, heights in metres) and check it.
 
     Raises
     ------
     InputError
-        If the file is missing, not a GeoTIFF, has no CRS, or holds no height.
+        If the file is missing, not a GeoTIFF, has no CRS, or holds no height (judged
+        on an overview of at most 1024 x 1024 cells).
     """
     import rasterio
     from rasterio.errors import RasterioIOError
@@ -146,15 +174,19 @@ def read_dem(path: str | Path) -> Dem:
         with rasterio.open(path, driver="GTiff") as src:
             if src.crs is None:
                 raise InputError(path, "the DEM has no CRS: expected a georeferenced GeoTIFF")
-            values = src.read(1, masked=True).astype(float).filled(np.nan)
-            transform, crs = src.transform, src.crs.to_wkt()
+            overview = src.read(1, masked=True, out_shape=(min(src.height, 1024),
+                                                           min(src.width, 1024)))
+            transform, crs, shape = src.transform, src.crs.to_wkt(), (src.height, src.width)
     except RasterioIOError as exc:
         raise InputError(path, f"unreadable GeoTIFF: {exc}") from None
-    values[(values < -500) | (values > 9000)] = np.nan  # sentinels such as -32768
-    if not np.isfinite(values).any():
+    values = overview.astype(float).filled(np.nan)
+    if not ((values >= VALID_HEIGHTS[0]) & (values <= VALID_HEIGHTS[1])).any():
         raise InputError(path, "the DEM holds no height (every cell is no data)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Dem(path=path, values=values, transform=transform, crs=crs, digest=digest)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return Dem(path=path, transform=transform, crs=crs, shape=shape, digest=digest.hexdigest())
 
 
 def directed_seconds(mode: str, flat_kmh: np.ndarray, length: np.ndarray, vertices_x,

@@ -195,3 +195,16 @@ def test_check_takes_a_dem(tmp_path):
         rows = json.loads(out.read_text(encoding="utf-8"))
         measured[bool(extra)] = next(r["measured"] for r in rows if r["rule"] == "circle")
     assert measured[True] < measured[False]
+
+
+def test_dem_sampling_is_bilinear_by_window_and_nan_outside(tmp_path):
+    dem = terrain.read_dem(_write_dem(tmp_path / "plane.tif", UTM, (0, 0, 1000, 500), 10.0,
+                                      lambda x, y: 100.0 + 0.2 * x - 0.1 * y))
+    assert dem.shape == (50, 100)
+    x = np.array([5.0, 123.4, 994.9, 500.0, -20.0, 1500.0])
+    y = np.array([495.0, 250.6, 5.1, 250.0, 250.0, 250.0])
+    z = dem.sample(x, y, UTM)
+    np.testing.assert_allclose(z[:4], 100.0 + 0.2 * x[:4] - 0.1 * y[:4], atol=1e-3)
+    assert np.isnan(z[4:]).all()
+    # One point reads a 2 x 2 window only, with the same answer.
+    assert dem.sample([123.4], [250.6], UTM)[0] == pytest.approx(z[1])
