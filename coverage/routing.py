@@ -335,9 +335,21 @@ def _edge_vertices(edges: pd.DataFrame, u: np.ndarray, v: np.ndarray, x: np.ndar
         ys.append(np.asarray(gy, float))
         which.append(np.flatnonzero(has)[index])
     which = np.concatenate(which)
-    # Stable by edge keeps each edge's vertices in drawing order (u first, v last).
+    # Stable by edge keeps each edge's vertices in drawing order.
     order = np.argsort(which, kind="stable")
-    return np.concatenate(xs)[order], np.concatenate(ys)[order], which[order]
+    vx, vy, which = np.concatenate(xs)[order], np.concatenate(ys)[order], which[order]
+    # A line drawn from v to u is walked from its last vertex.
+    start = np.searchsorted(which, which, side="left")
+    end = np.searchsorted(which, which, side="right") - 1
+    first = start[np.r_[True, which[1:] != which[:-1]]]
+    e = which[first]
+    flipped = (np.hypot(vx[first] - x[v[e]], vy[first] - y[v[e]])
+               < np.hypot(vx[first] - x[u[e]], vy[first] - y[u[e]]))
+    flip = np.zeros(n, dtype=bool)
+    flip[e[flipped]] = True
+    pos = np.arange(which.size)
+    pos = np.where(flip[which], start + end - pos, pos)
+    return vx[pos], vy[pos], which
 
 
 def _fastest_csr(u: np.ndarray, v: np.ndarray, seconds: np.ndarray, n: int) -> scipy.sparse.csr_array:

@@ -208,3 +208,18 @@ def test_dem_sampling_is_bilinear_by_window_and_nan_outside(tmp_path):
     assert np.isnan(z[4:]).all()
     # One point reads a 2 x 2 window only, with the same answer.
     assert dem.sample([123.4], [250.6], UTM)[0] == pytest.approx(z[1])
+
+
+def test_edge_geometry_drawn_from_v_to_u_is_profiled_from_u(slope):
+    """A road file may draw a line against its edge's direction: the climb still runs u to v."""
+    import shapely
+
+    network, dems = slope
+    lon, lat = network.nodes["x"].to_numpy(), network.nodes["y"].to_numpy()
+    mid = ((lon[0] + lon[1]) / 2, (lat[0] + lat[1]) / 2)
+    drawn = network.edges.assign(geometry=[shapely.LineString([(lon[0], lat[0]), mid, (lon[1], lat[1])])])
+    against = network.edges.assign(geometry=[shapely.LineString([(lon[1], lat[1]), mid, (lon[0], lat[0])])])
+    a = routing.build_graph(RoadNetwork(network.nodes, drawn), "walk", metric_crs=UTM, dem=dems["utm"])
+    b = routing.build_graph(RoadNetwork(network.nodes, against), "walk", metric_crs=UTM,
+                            dem=dems["utm"])
+    assert a.csr[0, 1] == pytest.approx(b.csr[0, 1]) and a.csr[0, 1] > a.csr[1, 0]
