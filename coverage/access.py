@@ -2,15 +2,18 @@
 
 For a travel mode (or a mode per township kind), a set of facility types and a
 year, every population point (:mod:`coverage.population`) is snapped to the road
-graph with its walking access leg, and its time to the nearest open facility is
+graph with its off-road walking leg (no cap: :func:`coverage.routing.snap_points`), and its time to the nearest open facility is
 the access leg + the network time + the facility's own access leg
-(:func:`travel_seconds`). Residents are then counted within each threshold, per
+(:func:`travel_seconds`), or a straight walk across country to the facility when that
+is faster. Residents are then counted within each threshold, per
 township and for the region (:func:`coverage_table`).
 
 Thresholds are inclusive: a resident exactly 15 minutes away is within 15 minutes.
 Times are float sums of edge times, so the comparison allows
 :data:`coverage.routing.TOLERANCE_S` (one microsecond) of slack (:func:`within`).
-Residents who cannot be snapped, or reach no facility, are not covered.
+Residents who reach no facility are not covered. Residents whose off-road leg is
+longer than :data:`coverage.modes.OFF_NETWORK_M` are off-network (离网居民,
+:meth:`AccessContext.off_network`): counted like everyone, and reported.
 
 :class:`AccessContext` keeps what a region's analyses share, computed once: the
 population points, one graph per mode (also cached on disk under
@@ -92,7 +95,7 @@ class AccessContext:
         if mode not in self._graphs:
             self._graphs[mode] = routing.build_graph(
                 self.region.load_network(), mode, metric_crs=self.region.metric_crs,
-                cache_dir=self.cache_dir)
+                cache_dir=self.cache_dir, **self.region.graph_options())
         return self._graphs[mode]
 
     def facilities(self, types: Iterable[str] | None = None) -> gpd.GeoDataFrame:
@@ -105,6 +108,26 @@ class AccessContext:
             self._snaps[mode] = routing.snap_points(self.graph(mode), points.x.to_numpy(),
                                                     points.y.to_numpy())
         return self._snaps[mode]
+
+    def off_network(self, mode_by_kind: Mapping[str, str] | str) -> np.ndarray:
+        """Per population point: whether its off-road leg, by its own mode (one, or
+        its township kind's), is longer than :data:`coverage.modes.OFF_NETWORK_M`."""
+        modes = point_modes(self.population, mode_by_kind)
+        far = np.zeros(len(modes), dtype=bool)
+        for mode in sorted(set(modes)):
+            sel = modes == mode
+            far[sel] = self._snap(mode).off_network[sel]
+        return far
+
+    def off_network_residents(self, mode_by_kind: Mapping[str, str] | str) -> pd.Series:
+        """Off-network residents (:meth:`off_network`) per township code, every
+        township of the region listed (0 where none)."""
+        points = self.population
+        weight = np.where(self.off_network(mode_by_kind),
+                          points["population"].to_numpy(dtype=float), 0.0)
+        codes = self.region.townships["code"].astype(str).to_numpy()
+        return pd.Series(weight).groupby(points["township_code"].astype(str).to_numpy()).sum(
+            ).reindex(codes, fill_value=0.0)
 
     def seconds(self, mode: str, facilities: gpd.GeoDataFrame, *,
                 from_facility: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +174,8 @@ def point_modes(points: pd.DataFrame, mode_by_kind: Mapping[str, str] | str) -> 
 
 def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.GeoDataFrame, *,
                    from_facility: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds between snapped points and the nearest facility, with both access legs.
+    """Seconds between snapped points and the nearest facility, with both access legs,
+    or straight across country when that is faster (:func:`coverage.routing.direct_seconds`).
 
     Parameters
     ----------
@@ -183,6 +207,9 @@ def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.Geo
     snapped = snap.node >= 0
     seconds[snapped] = snap.access_seconds[snapped] + node_seconds[snap.node[snapped]]
     nearest[snapped] = node_source[snap.node[snapped]]
+    walk, site = routing.direct_seconds(graph, snap, sites)
+    faster = walk < seconds
+    seconds[faster], nearest[faster] = walk[faster], site[faster]
     return seconds, nearest
 
 

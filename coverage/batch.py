@@ -39,9 +39,11 @@ be longer than a single run's.
 Why the merge equals a single run
 ---------------------------------
 Let ``T`` be the largest threshold, ``v`` the fastest speed of a mode (the speed
-table's maximum) and ``M`` the access cap (:data:`coverage.modes.MAX_ACCESS_M`). A
+table's maximum) and ``M`` a margin for access legs (:data:`coverage.modes.OFF_NETWORK_M`;
+off-road legs have no cap, but they are walked slower than ``v``, so a leg and the
+network path after it together stay within ``v T``). A
 resident of the part reached within ``T`` is reached along a path whose every node
-lies within ``v T + M`` of the part (the resident's access leg is at most ``M``);
+lies within ``v T + M`` of the part;
 the facility's nearest node lies there too. A facility whose snap could differ in the
 clipped network (its true nearest node lies outside) would need that node within
 ``v T + 3 M`` to give a time within ``T``. So the buffer ``B = (v T + 3 M) (1 +
@@ -92,6 +94,7 @@ from coverage.layers import (
     township_coverage,
 )
 from coverage.network import (
+    ROUTING_TAG_COLUMNS,
     RoadNetwork,
     read_edge_table,
     read_network,
@@ -146,19 +149,25 @@ class BatchError(RuntimeError):
 def reach_m(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> float:
     """Buffer (m) around a part that keeps every trip of ``mode`` within ``minutes``.
 
-    ``(v T + 3 M) (1 + BUFFER_MARGIN)`` with ``v`` the fastest speed of the mode in the
-    speed table and ``M`` the access cap (see module notes), capped at
-    :data:`MAX_BUFFER_M`.
+    ``(D + 3 M) (1 + BUFFER_MARGIN)`` with ``M`` the access margin (see module notes)
+    and ``D`` the farthest a trip of ``T`` minutes goes: ``v T`` with ``v`` the fastest
+    speed of the mode in the speed table, or by ferry ``v_f (T - w)`` (a ferry's speed
+    after its boarding wait: a path mixing roads and ferries goes no farther than the
+    larger of the two), capped at :data:`MAX_BUFFER_M`.
     """
+    return min(_reach(mode, minutes, speeds), MAX_BUFFER_M)
+
+
+def _reach(mode: str, minutes: float, speeds: pd.DataFrame | None = None) -> float:
     table = modes.speed_table() if speeds is None else speeds
-    v = float(table[mode].max()) / 3.6
-    return min((v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN),
-               MAX_BUFFER_M)
+    seconds = minutes * 60.0
+    farthest = max(float(table[mode].max()) / 3.6 * seconds,
+                   modes.FERRY_KMH / 3.6 * max(seconds - modes.FERRY_WAIT_S, 0.0))
+    return (farthest + 3.0 * modes.OFF_NETWORK_M) * (1.0 + BUFFER_MARGIN)
 
 
 def _uncapped(mode: str, minutes: float) -> bool:
-    v = float(modes.speed_table()[mode].max()) / 3.6
-    return (v * minutes * 60.0 + 3.0 * modes.MAX_ACCESS_M) * (1.0 + BUFFER_MARGIN) <= MAX_BUFFER_M
+    return _reach(mode, minutes) <= MAX_BUFFER_M
 
 
 def travel_needs(targets) -> list[tuple[str, float]]:
@@ -329,6 +338,11 @@ def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
                           "length": edges["length"].to_numpy(float),
                           "highway": edges["highway"].astype(str).to_numpy(),
                           "oneway": oneway.to_numpy(bool)})
+    for column in ROUTING_TAG_COLUMNS:
+        if column in edges:
+            values = edges[column]
+            table[column] = (values.astype(str).to_numpy() if column == "maxspeed"
+                             else values.to_numpy())
     order = np.lexsort((np.floor(ux / TILE_DEG), np.floor(uy / TILE_DEG)))
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -406,7 +420,8 @@ class PartContext(AccessContext):
         """The mode's travel-time graph over its clipped network (built once)."""
         if mode not in self._graphs:
             self._graphs[mode] = routing.build_graph(self.networks[mode], mode,
-                                                     metric_crs=self.region.metric_crs)
+                                                     metric_crs=self.region.metric_crs,
+                                                     **self.region.graph_options())
         return self._graphs[mode]
 
 

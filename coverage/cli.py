@@ -92,16 +92,35 @@ def _add_routing_options(p) -> None:
     p.add_argument("--types", help="facility types, comma-separated (default: all)")
     p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
+    _add_dem_option(p)
+
+
+def _add_dem_option(p) -> None:
+    p.add_argument("--dem", help="DEM GeoTIFF (any CRS): slopes slow walking and e-bikes "
+                   "(default: the pack's files.dem, if any)")
+
+
+def _load_region(args):
+    """The pack of ``args.region``, with ``--dem`` in place of its own DEM."""
+    from pathlib import Path
+
+    from coverage.region import load_region
+
+    region = load_region(args.region)
+    if getattr(args, "dem", None):
+        if not Path(args.dem).is_file():
+            raise InputError(args.dem, "DEM not found: expected a GeoTIFF of heights in metres")
+        region.files["dem"] = Path(args.dem)
+    return region
 
 
 def _routing_inputs(args):
     """The region, its facilities open for ``--year``/``--types`` and the mode's graph."""
     from coverage.facilities import active_facilities
     from coverage.network import read_network
-    from coverage.region import load_region
     from coverage.routing import build_graph
 
-    region = load_region(args.region)
+    region = _load_region(args)
     _check_out(args, region, args.network, getattr(args, "points", None))
     types = [t for t in args.types.split(",") if t.strip()] if args.types else None
     facilities = active_facilities(region.facilities, args.year, types)
@@ -110,7 +129,8 @@ def _routing_inputs(args):
                          + (f" in {args.year}" if args.year else "")
                          + (f" of types {args.types}" if types else ""), field="type")
     network = read_network(args.network) if args.network else region.load_network()
-    return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs)
+    return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs,
+                                           **region.graph_options())
 
 
 # --- traveltime -------------------------------------------------------------
@@ -188,15 +208,15 @@ def _add_check(sub) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="output format (CSV starts with a UTF-8 byte-order mark for Excel)")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
+    _add_dem_option(p)
     p.set_defaults(func=_run_check)
 
 
 def _run_check(args) -> int:
     from coverage.outputs import write_file
-    from coverage.region import load_region
     from coverage.targets import evaluate, format_results, results_frame, load_targets
 
-    region = load_region(args.region)
+    region = _load_region(args)
     _check_out(args, region)
     targets = load_targets(region)
     if not targets:
@@ -276,14 +296,14 @@ def _add_layers(sub) -> None:
     p.add_argument("--year", type=int, default=None,
                    help="facilities open in this year (default: as registered)")
     p.add_argument("--out", default=None, help="output folder (default: <region>/layers)")
+    _add_dem_option(p)
     p.set_defaults(func=_run_layers)
 
 
 def _run_layers(args) -> int:
     from coverage.layers import write_layers
-    from coverage.region import load_region
 
-    files = write_layers(load_region(args.region), args.out, year=args.year)
+    files = write_layers(_load_region(args), args.out, year=args.year)
     print(f"{len(files)} files: {files[0].parent}")
     return 0
 

@@ -6,7 +6,9 @@
 ``isochrones.geojson``     bands (5, 10, 15, 30 min) around the open basic-care
                            facilities, for each mode (walk, ebike, car)
 ``townships.geojson``      townships with residents within the circle's threshold
-``townships.csv``          residents within each band, per township and region
+                           and their off-network residents (``off_network``)
+``townships.csv``          residents within each band, per township and region, and
+                           the off-network residents (off-road leg over 1 km)
 ``gaps.geojson``           clusters of uncovered residents (:mod:`coverage.gaps`)
 ``facilities.geojson``     facilities open in the year
 ``targets.csv``            every planning target checked (:func:`coverage.targets.evaluate`)
@@ -122,6 +124,8 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
             seconds, _ = context.seconds_by_kind(params["modes"], basic)
             table = population_within(context.population, seconds, bands, region.townships,
                                       mode=params["modes"], region_name=region.name_zh)
+            off = context.off_network_residents(params["modes"])
+            table["off_network"] = table["code"].map(off).fillna(off.sum()).to_numpy()
             files["townships.csv"] = csv_text(table.round({"share": 6}))
             towns = township_coverage(region, table, params["minutes"])
             files["townships.geojson"] = geojson_text(towns)
@@ -164,7 +168,8 @@ def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFr
 
 
 def township_coverage(region, table: pd.DataFrame, minutes: float) -> gpd.GeoDataFrame:
-    """Township polygons with population, residents within ``minutes`` and share."""
+    """Township polygons with population, residents within ``minutes``, share and
+    (when the table has them) off-network residents."""
     rows = table[(table["code"] != "") & (table["minutes"] == minutes)].set_index("code")
     towns = region.townships[["code", "name", "kind", "geometry"]].copy()
     codes = towns["code"].astype(str)
@@ -173,6 +178,8 @@ def township_coverage(region, table: pd.DataFrame, minutes: float) -> gpd.GeoDat
     towns["population"] = codes.map(rows["population"]).to_numpy()
     towns["covered"] = codes.map(rows["covered"]).to_numpy()
     towns["share"] = codes.map(rows["share"]).to_numpy()
+    if "off_network" in rows:
+        towns["off_network"] = codes.map(rows["off_network"]).to_numpy()
     return towns
 
 

@@ -39,9 +39,24 @@ steps           3    0     0    梯道: Chongqing's stairways; 3 km/h of horizon
                                 progress allows for the climb
 =============== ==== ===== ==== ========================================================
 
-Walking is 4.5 km/h, a common planning value for adults that also allows for slopes;
-it equals :data:`ACCESS_SPEED_KMH`, the speed of the off-road leg from a home to the
-nearest road. A class not in the table travels at the ``unclassified`` speed.
+Ferries (渡船, OSM ``route=ferry``) are not roads and are not in the table: every mode
+crosses at :data:`FERRY_KMH`, after a boarding wait of :data:`FERRY_WAIT_S` per crossing
+(access tags may close a ferry to a mode).
+
+Walking is 4.5 km/h, a common planning value for adults that also allows for slopes.
+A class not in the table travels at the ``unclassified`` speed.
+
+Off-road leg (离网步行)
+----------------------
+A home, village or facility off the road network reaches its nearest road node on
+foot, straight across country, as in AccessMod's off-road travel: there is no cap,
+so nobody is dropped, only slowed. The default pace, :data:`OFFROAD_KMH` = 3 km/h,
+is a slow walk over fields, terraces and village paths (about two thirds of the
+4.5 km/h road walk; AccessMod's guidance uses 2-4 km/h for walking off roads); a pack
+sets its own in ``region.toml`` (``[routing] offroad_kmh``). With a DEM
+(:mod:`coverage.terrain`) the leg is slowed further by its slope. A resident whose
+off-road leg is longer than :data:`OFF_NETWORK_M` is reported as off-network
+(离网居民) by township, and targets say when they fail only because of them.
 """
 
 from __future__ import annotations
@@ -55,16 +70,42 @@ from coverage.errors import InputError
 
 MODES = ("walk", "ebike", "car")
 
-#: Walking speed of the access leg from an off-network point to the road (km/h).
-ACCESS_SPEED_KMH = 4.5
+#: Default speed of the off-road leg from a point to its nearest road node (km/h).
+OFFROAD_KMH = 3.0
 
-#: Default cap on the access leg (m); points farther from any road are unreachable.
-MAX_ACCESS_M = 1000.0
+#: Residents whose off-road leg is longer than this (m) are reported as off-network.
+OFF_NETWORK_M = 1000.0
+
+#: Crossing speed of a river ferry (km/h), for every mode on board.
+FERRY_KMH = 15.0
+#: Boarding wait of a ferry crossing (s): half of a 30-minute headway.
+FERRY_WAIT_S = 15 * 60.0
 
 #: The default speed table shipped with the package.
 DEFAULT_SPEEDS = Path(__file__).parent / "data" / "speeds.csv"
 
 _VEHICLES = frozenset({"ebike", "car"})
+
+#: OSM access keys that decide whether a way is open to each mode, general to
+#: specific (the OSM access hierarchy): the most specific key a way carries wins,
+#: so ``access=private`` + ``foot=yes`` is open on foot only, and ``motor_vehicle=no``
+#: closes a road to cars but not to walkers or e-bikes (电动自行车 are non-motor
+#: vehicles in Chinese law, so they follow ``bicycle``).
+ACCESS_KEYS = {"walk": ("access", "foot"),
+               "ebike": ("access", "vehicle", "bicycle"),
+               "car": ("access", "vehicle", "motor_vehicle", "motorcar")}
+#: Access values that close a way to a mode (``destination``, ``permissive`` etc. stay open:
+#: residents' trips to care are allowed there).
+CLOSED_ACCESS = frozenset({"no", "private"})
+
+
+def access_closed(tags, mode: str) -> bool:
+    """Whether OSM ``tags`` (a mapping with ``get``) close a way to ``mode``."""
+    for key in reversed(ACCESS_KEYS[mode]):
+        value = tags.get(key)
+        if value is not None:
+            return value.strip().lower() in CLOSED_ACCESS
+    return False
 
 
 def speed_table(path: str | Path | None = None) -> pd.DataFrame:
@@ -138,14 +179,33 @@ def edge_speeds(edges: pd.DataFrame, mode: str, table: pd.DataFrame | None = Non
     Returns
     -------
     numpy.ndarray
-        Float km/h per row; 0 where the road is closed to the mode. Classes missing
-        from the table get the ``unclassified`` speed.
+        Float km/h per row; 0 where the road is closed to the mode (class speed 0, or
+        a ``closed_<mode>`` column that is True: OSM ``access`` tags). Classes missing
+        from the table get the ``unclassified`` speed; ferries :data:`FERRY_KMH`. Car speeds are capped by a
+        numeric ``maxspeed`` (:func:`maxspeed_kmh`).
     """
     _check_mode(mode)
     table = speed_table() if table is None else table
     column = table[mode]
     speeds = edges["highway"].astype(object).map(column)
-    return speeds.fillna(column["unclassified"]).to_numpy(dtype=float)
+    speeds = speeds.fillna(column["unclassified"]).to_numpy(dtype=float)
+    speeds = np.where(edges["highway"].to_numpy(dtype=object) == "ferry", FERRY_KMH, speeds)
+    if mode == "car" and "maxspeed" in edges:
+        speeds = np.fmin(speeds, maxspeed_kmh(edges["maxspeed"]))
+    closed = f"closed_{mode}"
+    if closed in edges:
+        speeds = np.where(edges[closed].to_numpy(dtype=bool), 0.0, speeds)
+    return speeds
+
+
+def maxspeed_kmh(values: pd.Series) -> np.ndarray:
+    """OSM ``maxspeed`` values in km/h: ``'60'``, ``'60 km/h'``, ``'30 mph'``, the
+    first of ``'60;80'``; NaN where no number is given (``'CN:urban'``, ``'none'``,
+    empty), so that the class speed applies there."""
+    text = values.astype(str).str.strip().str.lower()
+    number = pd.to_numeric(text.str.extract(r"^(\d+(?:\.\d+)?)", expand=False), errors="coerce")
+    number = number.where(~text.str.contains("mph", regex=False), number * 1.609344)
+    return number.where(number > 0).to_numpy(dtype=float)
 
 
 def respects_oneway(mode: str) -> bool:

@@ -6,18 +6,23 @@ WGS-84, with each edge classified by its OpenStreetMap ``highway`` class. Routin
 
 Sources, all read by :func:`read_network` according to the file suffix:
 
-* OpenStreetMap XML (``.osm``, ``.osm.bz2``, ``.xml``) through OSMnx;
-* OpenStreetMap PBF (``.osm.pbf``, ``.pbf``) through pyosmium, vectorised, several
-  times faster than the XML route (see ``benchmarks/bench_network_load.py``);
+* OpenStreetMap XML (``.osm``, ``.osm.bz2``, ``.xml``) and PBF (``.osm.pbf``,
+  ``.pbf``), both through pyosmium, vectorised (:func:`read_osm`);
 * GraphML saved by OSMnx (``.graphml``), e.g. by :func:`fetch_network`;
 * a planner's own road file (``.shp``, ``.gpkg``, ``.geojson``) with a road-class
   column in Chinese (城市道路等级 of CJJ 37, 公路行政等级 and 技术等级) or OSM terms.
 
-Both OSM routes apply the same rules, so one extract yields the same network both
-ways: ways whose ``highway`` value is a road class of ``coverage/data/road_classes.csv``
-and that are not areas (``area=yes``); one-way where ``oneway`` is yes/true/1/-1/reverse
-(-1 and reverse run against the drawing direction, as in OSMnx), on roundabouts, and on
-motorways; every pair of consecutive way nodes is one edge, stored once.
+Both OSM formats go through one reader, so one extract yields the same network both
+ways, the same as OSMnx's unsimplified graph of it: ways whose ``highway`` value is a
+road class of ``coverage/data/road_classes.csv`` and that are not areas (``area=yes``);
+one-way where ``oneway`` is yes/true/1/-1/reverse (-1 and reverse run against the
+drawing direction, as in OSMnx), on roundabouts, and on motorways; every pair of
+consecutive way nodes is one edge, stored once. Beyond OSMnx, the reader keeps what
+routing needs of the tags: ``maxspeed`` (caps car speeds), ``access`` and its
+per-mode overrides (``closed_walk``/``closed_ebike``/``closed_car`` columns,
+:data:`coverage.modes.ACCESS_KEYS`), and ``route=ferry`` ways as ``ferry`` edges whose
+first segment carries the boarding wait (``wait_s``, :data:`coverage.modes.FERRY_WAIT_S`).
+``highway=steps`` is walked only (the speed table closes it to vehicles).
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
-from xml.sax import SAXParseException
 
 import numpy as np
 import pandas as pd
@@ -187,14 +191,14 @@ def _assemble(u, v, lon_u, lat_u, lon_v, lat_v, attrs: dict, source, provenance)
     return RoadNetwork(nodes, edges, source=str(source), provenance=provenance)
 
 
-# --- OpenStreetMap PBF --------------------------------------------------------
+# --- OpenStreetMap XML and PBF ----------------------------------------------
 
-def read_osm_pbf(path: str | Path) -> RoadNetwork:
-    """Read the road network of an OpenStreetMap PBF extract with pyosmium.
+def read_osm(path: str | Path) -> RoadNetwork:
+    """Read the road network of an OpenStreetMap XML or PBF file with pyosmium.
 
     Node locations are cached by libosmium while the file streams; Python touches
-    only highway ways, and lengths and edges are computed with numpy. Segments that
-    reference nodes missing from a clipped extract are dropped.
+    only highway and ferry ways, and lengths and edges are computed with numpy.
+    Segments that reference nodes missing from a clipped extract are dropped.
 
     Raises
     ------
@@ -203,23 +207,27 @@ def read_osm_pbf(path: str | Path) -> RoadNetwork:
     """
     import osmium
 
+    from coverage.modes import FERRY_WAIT_S, MODES, access_closed
+
     path = _existing_file(path)
+    kind = "PBF" if _has_suffix(path, _PBF_SUFFIXES) else "XML"
     classes = road_classes()
     refs: list[int] = []
     xs: list[int] = []
     ys: list[int] = []
     counts, highway, oneway, reverse, names, lanes, maxspeed = [], [], [], [], [], [], []
+    closed: dict[str, list[bool]] = {mode: [] for mode in MODES}
     try:
         processor = (
             osmium.FileProcessor(str(path))
             .with_locations()
             .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-            .with_filter(osmium.filter.KeyFilter("highway"))
+            .with_filter(osmium.filter.KeyFilter("highway", "route"))
         )
         generator = processor.header.get("generator")
         for way in processor:
             tags = way.tags
-            cls = classes.get(_fold(tags.get("highway")))
+            cls = "ferry" if tags.get("route") == "ferry" else classes.get(_fold(tags.get("highway")))
             if cls is None or tags.get("area") == "yes":
                 continue
             count = 0
@@ -237,8 +245,10 @@ def read_osm_pbf(path: str | Path) -> RoadNetwork:
             names.append(tags.get("name", ""))
             lanes.append(tags.get("lanes"))
             maxspeed.append(tags.get("maxspeed", ""))
+            for mode in MODES:
+                closed[mode].append(access_closed(tags, mode))
     except RuntimeError as exc:
-        raise InputError(path, f"malformed OpenStreetMap PBF file: {exc}") from exc
+        raise InputError(path, f"malformed OpenStreetMap {kind}: {exc}") from exc
     if not counts:
         raise InputError(path, "no highway ways: expected OpenStreetMap ways tagged highway=*")
 
@@ -258,7 +268,12 @@ def read_osm_pbf(path: str | Path) -> RoadNetwork:
         "name": np.asarray(names, dtype=object)[w],
         "lanes": pd.to_numeric(pd.Series(lanes, dtype=object), errors="coerce").to_numpy()[w],
         "maxspeed": np.asarray(maxspeed, dtype=object)[w],
+        **{f"closed_{mode}": np.asarray(flags, dtype=bool)[w] for mode, flags in closed.items()},
     }
+    # A ferry's boarding wait, once per crossing: on the first segment of its way.
+    ferry = attrs["highway"] == "ferry"
+    first = np.r_[True, w[1:] != w[:-1]]
+    attrs["wait_s"] = np.where(ferry & first, FERRY_WAIT_S, 0.0)
     network = _assemble(refs_a[a], refs_a[b], lon[a], lat[a], lon[b], lat[b], attrs, path,
                         _osm_provenance(generator))
     if network.edges.empty:
@@ -356,44 +371,6 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
         geometry = df["geometry"].to_numpy(object)
         edges["geometry"] = np.where(pd.isna(geometry), straight, geometry)
     return RoadNetwork(nodes, edges, source=str(path), provenance=provenance)
-
-
-def _xml_generator(path: Path) -> str | None:
-    import bz2
-    import re
-
-    opener = bz2.open if path.name.lower().endswith(".bz2") else open
-    with opener(path, "rb") as fh:
-        head = fh.read(2048).decode("utf-8", "replace")
-    match = re.search(r'generator="([^"]*)"', head)
-    return match.group(1) if match else None
-
-
-def read_osm_xml(path: str | Path) -> RoadNetwork:
-    """Read the road network of an OpenStreetMap XML file through OSMnx.
-
-    Uses ``osmnx.graph_from_xml(simplify=False, retain_all=True)``, keeps the road
-    classes and collapses OSMnx's reverse twins of two-way roads.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, empty, malformed, clipped (ways whose nodes are not
-        in the file, which OSMnx cannot read) or has no highway ways.
-    """
-    import osmnx as ox
-
-    path = _existing_file(path)
-    try:
-        graph = ox.graph_from_xml(path, simplify=False, retain_all=True)
-    except (ParseError, SAXParseException, EOFError, OSError) as exc:
-        raise InputError(path, f"malformed OpenStreetMap XML: {exc}") from exc
-    except ValueError as exc:
-        if "missing nodes" in str(exc):
-            raise InputError(path, "ways reference nodes that are not in the file (a clipped "
-                             "extract); extract with complete ways or read the .osm.pbf") from exc
-        raise InputError(path, f"no OpenStreetMap data: {exc}") from exc
-    return _from_osmnx(graph, path, _osm_provenance(_xml_generator(path)))
 
 
 def read_graphml(path: str | Path) -> RoadNetwork:
@@ -590,18 +567,16 @@ def read_road_file(
 def read_network(path: str | Path, **kw) -> RoadNetwork:
     """Read a road network, choosing the loader by the file suffix.
 
-    ``.osm``/``.osm.bz2``/``.xml`` -> :func:`read_osm_xml`; ``.osm.pbf``/``.pbf`` ->
-    :func:`read_osm_pbf`; ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
+    ``.osm``/``.osm.bz2``/``.xml``/``.osm.pbf``/``.pbf`` -> :func:`read_osm`;
+    ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
     ``.geojson``/``.json`` -> :func:`read_road_file` (``kw`` are its options);
     ``.parquet`` -> :func:`read_edge_table`.
     """
     path = Path(path)
     if _has_suffix(path, (".parquet",)):
         loader = read_edge_table
-    elif _has_suffix(path, _PBF_SUFFIXES):
-        loader = read_osm_pbf
-    elif _has_suffix(path, _XML_SUFFIXES):
-        loader = read_osm_xml
+    elif _has_suffix(path, _PBF_SUFFIXES + _XML_SUFFIXES):
+        loader = read_osm
     elif _has_suffix(path, (".graphml",)):
         loader = read_graphml
     elif _has_suffix(path, _ROAD_FILE_SUFFIXES):
@@ -618,6 +593,8 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
 #: with its end coordinates (WGS-84), so that it can be read by window without a
 #: node table.
 EDGE_TABLE_COLUMNS = ("u", "v", "ux", "uy", "vx", "vy", "length", "highway", "oneway")
+#: Optional columns of an edge table: the OSM tags routing reads (see :func:`read_osm`).
+ROUTING_TAG_COLUMNS = ("maxspeed", "wait_s", "closed_walk", "closed_ebike", "closed_car")
 
 
 def read_edge_table(path: str | Path,
@@ -653,13 +630,15 @@ def read_edge_table(path: str | Path,
             return [(x, ">=", west), (x, "<=", east), (y, ">=", south), (y, "<=", north)]
 
         filters = [inside("ux", "uy"), inside("vx", "vy")]
-    table = pq.read_table(path, columns=list(EDGE_TABLE_COLUMNS), filters=filters).to_pandas()
+    tags = [c for c in ROUTING_TAG_COLUMNS if c in names]
+    table = pq.read_table(path, columns=[*EDGE_TABLE_COLUMNS, *tags],
+                          filters=filters).to_pandas()
     ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
                          "x": np.concatenate([table["ux"], table["vx"]]),
                          "y": np.concatenate([table["uy"], table["vy"]])})
     nodes = ends.drop_duplicates("id").set_index("id").sort_index()
     nodes.index.name = "osmid"
-    edges = table[["u", "v", "length", "highway", "oneway"]].assign(name="")
+    edges = table[["u", "v", "length", "highway", "oneway", *tags]].assign(name="")
     return RoadNetwork(nodes=nodes, edges=edges.reset_index(drop=True), source=str(path))
 
 

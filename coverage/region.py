@@ -19,6 +19,7 @@ import shapely
 
 from coverage import schema
 from coverage.errors import InputError
+from coverage.modes import OFFROAD_KMH
 from coverage.facilities import read_facilities
 from coverage.network import RoadNetwork
 from coverage.tables import read_features
@@ -46,7 +47,10 @@ class Region:
     caveats: dict[str, str] = field(default_factory=dict)
     villages: pd.DataFrame | None = None
     census_year: int | None = None
+    #: Speed of the off-road leg, km/h (``[routing] offroad_kmh``).
+    offroad_kmh: float = OFFROAD_KMH
     _network: RoadNetwork | None = field(default=None, repr=False)
+    _dem: object | None = field(default=None, repr=False)
 
     @property
     def network_path(self) -> Path | None:
@@ -65,6 +69,21 @@ class Region:
             self._network.provenance = {**self.provenance.get("network", {}),
                                         **self._network.provenance}
         return self._network
+
+    @property
+    def dem_path(self) -> Path | None:
+        """The DEM GeoTIFF (``files.dem``, or a command's ``--dem``), if any."""
+        return self.files.get("dem")
+
+    def graph_options(self) -> dict:
+        """Keyword options of :func:`coverage.routing.build_graph` the pack sets:
+        its off-road speed and its DEM (read once)."""
+        if self.dem_path is not None and (self._dem is None or self._dem.path != self.dem_path):
+            from coverage.terrain import read_dem
+
+            self._dem = read_dem(self.dem_path)
+        return {"offroad_kmh": self.offroad_kmh,
+                "dem": self._dem if self.dem_path is not None else None}
 
     def name(self, lang: str = "zh") -> str:
         """The region's name in Chinese (``'zh'``) or English."""
@@ -130,6 +149,14 @@ def load_region(path: str | Path = ".") -> Region:
     townships = read_townships(files["townships"])
     facilities = read_facilities(files["facilities"], township_codes=townships["code"],
                                  boundary=boundary)
+    routing = meta.get("routing", {})
+    if not isinstance(routing, dict):
+        raise InputError(manifest, "expected a table [routing]", field="routing")
+    offroad = routing.get("offroad_kmh", OFFROAD_KMH)
+    if isinstance(offroad, bool) or not isinstance(offroad, (int, float)) \
+            or not 0 < offroad <= 30:
+        raise InputError(manifest, f"{offroad!r} is not an off-road walking speed: expected "
+                         "km/h above 0 and at most 30", field="routing.offroad_kmh")
     villages = None
     if "villages" in files:
         from coverage.tables import read_table
@@ -140,7 +167,7 @@ def load_region(path: str | Path = ".") -> Region:
         metric_crs=meta["metric_crs"], adcodes=[str(a) for a in meta.get("adcodes", [])],
         boundary=boundary, townships=townships, facilities=facilities, files=files,
         provenance=provenance, caveats=meta.get("caveats", {}), villages=villages,
-        census_year=meta.get("census_year"),
+        census_year=meta.get("census_year"), offroad_kmh=float(offroad),
     )
 
 
@@ -170,6 +197,8 @@ def summary(region: Region, *, with_network: bool = True) -> str:
         network = region.load_network()
         lines.append(f"  路网 road network: {len(network.nodes):,} nodes, "
                      f"{len(network.edges):,} edges ({region.network_path.name})")
+    lines.append(f"  离路步行 off-road pace: {region.offroad_kmh:g} km/h   地形 DEM: "
+                 + (region.dem_path.name if region.dem_path is not None else "无 none"))
     lines.append("  数据来源 provenance:")
     for layer, info in sorted(region.provenance.items()):
         quality = schema.label(schema.PROVENANCE_QUALITIES, info["quality"])

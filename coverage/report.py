@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 
 from coverage import schema
+from coverage.modes import OFF_NETWORK_M
 from coverage.targets import STATUSES
 
 #: Map and chart width in SVG user units (pixels at 100 %).
@@ -109,6 +110,7 @@ def render_report(region, *, year: int | None, params: dict, townships: gpd.GeoD
         (f"<li>{minutes:g}分钟内可达基本医疗的居民 {covered:,.0f} 人，占 {_pct(covered / population if population else None)}"
          f"{_en(f'residents within {minutes:g} min of basic care')}</li>"),
         f"<li>出行方式 {_e(_modes_text(params['modes']))}{_en('travel mode by township kind')}</li>",
+        *_off_network_item(townships, region.offroad_kmh),
         (f"<li>服务盲区 {len(gaps)} 处，共 {float(gaps['population'].sum()) if len(gaps) else 0:,.0f} 人"
          f"{_en('gaps (clusters of uncovered residents)')}</li>"),
         "</ul>",
@@ -161,16 +163,31 @@ def _targets_table(frame: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+def _off_network_item(towns: gpd.GeoDataFrame, offroad_kmh: float) -> list[str]:
+    """The summary line on off-network residents (none when the layer lacks them)."""
+    if "off_network" not in towns:
+        return []
+    total = float(towns["off_network"].sum())
+    km = OFF_NETWORK_M / 1000
+    english = (f"off-network residents (off-road leg over {km:g} km), counted at the "
+               f"off-road pace of {offroad_kmh:g} km/h, not dropped")
+    return [f"<li>离网居民（步行离路超过 {km:g} 公里）{total:,.0f} 人，"
+            f"以离路步行 {offroad_kmh:g} km/h 计入，未被剔除{_en(english)}</li>"]
+
+
 def _township_table(towns: gpd.GeoDataFrame) -> str:
+    off = "off_network" in towns
     header = ("<tr><th>代码 Code</th><th>街镇 Township</th><th>方式 Mode</th>"
-              "<th>常住人口 Residents</th><th>覆盖 Covered</th><th>覆盖率 Share</th></tr>")
+              "<th>常住人口 Residents</th><th>覆盖 Covered</th><th>覆盖率 Share</th>"
+              + ("<th>离网居民 Off-network</th>" if off else "") + "</tr>")
     rows = ["<table>", header]
     for r in towns.drop(columns="geometry").to_dict(orient="records"):
         rows.append(f"<tr><td>{_e(r['code'])}</td><td>{_e(r['name'])}</td>"
                     f"<td>{_e(_mode_zh(r['mode']))}</td>"
                     f'<td class="num">{r["population"]:,.0f}</td>'
                     f'<td class="num">{r["covered"]:,.0f}</td>'
-                    f'<td class="num">{_pct(r["share"])}</td></tr>')
+                    f'<td class="num">{_pct(r["share"])}</td>'
+                    + (f'<td class="num">{r["off_network"]:,.0f}</td>' if off else "") + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
 

@@ -2,8 +2,9 @@
 
 A :class:`~coverage.network.RoadNetwork` becomes, for one travel mode (步行 walk,
 电动车 e-bike, 小汽车 car), a compact directed graph whose edge weights are travel
-seconds (:func:`build_graph`). Points are snapped to it with a walking access leg
-(:func:`snap_points`). Two searches run on it, both on
+seconds (:func:`build_graph`), over the terrain of a DEM when one is given
+(:mod:`coverage.terrain`). Points are snapped to it with an off-road walking leg,
+without a cap (:func:`snap_points`, the one function every analysis uses for it). Two searches run on it, both on
 :func:`scipy.sparse.csgraph.dijkstra`:
 
 * :func:`nearest_facility`: the time from the nearest of many facilities to every
@@ -50,7 +51,7 @@ MIN_EDGE_S = 1e-6
 #: Memory bound of the dense (sources x nodes) block of one batch of catchments.
 BLOCK_BYTES = 64 << 20
 #: Bump when the cached arrays change meaning.
-_CACHE_VERSION = "routing-graph-1"
+_CACHE_VERSION = "routing-graph-2"
 
 
 @dataclass
@@ -80,6 +81,13 @@ class Graph:
     edge_geometry
         Metric LineStrings running from ``edge_u`` to ``edge_v``, or ``None`` when the
         network has no geometry (edges are straight segments).
+    offroad_kmh
+        Speed of the off-road leg (:data:`coverage.modes.OFFROAD_KMH` by default).
+    dem
+        The DEM the graph was built on (:class:`coverage.terrain.Dem`), or ``None``;
+        it also slows the off-road legs by their slope.
+    node_z
+        Node heights (m) from the DEM, NaN where it has none; ``None`` without a DEM.
     """
 
     mode: str
@@ -95,6 +103,9 @@ class Graph:
     edge_seconds: np.ndarray
     edge_length: np.ndarray
     edge_geometry: np.ndarray | None = None
+    offroad_kmh: float = modes.OFFROAD_KMH
+    dem: object | None = None
+    node_z: np.ndarray | None = None
     _snap: tuple | None = field(default=None, init=False, repr=False, compare=False)
     _reverse: scipy.sparse.csr_array | None = field(default=None, init=False, repr=False,
                                                      compare=False)
@@ -131,19 +142,30 @@ class Snap:
     Attributes
     ----------
     node
-        Graph node index of each point, ``-1`` when the nearest usable node is
-        farther than the access cap (or the point has no coordinates).
+        Graph node index of each point (the nearest node open to the mode), ``-1``
+        only when the point has no coordinates or the graph no usable node.
     distance_m
-        Straight distance to the nearest usable node (reported even beyond the cap;
-        NaN for missing coordinates).
+        Length of the off-road leg: straight distance to that node (NaN when not
+        snapped).
     access_seconds
-        Walking time of that distance at :data:`coverage.modes.ACCESS_SPEED_KMH`;
-        ``inf`` when not snapped.
+        Walking time of the leg at the graph's off-road speed, slowed by its slope
+        when the graph has a DEM; ``inf`` when not snapped.
+    x, y, z
+        The points' metric coordinates and DEM heights (``z`` NaN without a DEM),
+        for straight off-road walks to facilities (:func:`direct_seconds`).
     """
 
     node: np.ndarray
     distance_m: np.ndarray
     access_seconds: np.ndarray
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    z: np.ndarray | None = None
+
+    @property
+    def off_network(self) -> np.ndarray:
+        """Points whose off-road leg is longer than :data:`coverage.modes.OFF_NETWORK_M`."""
+        return np.nan_to_num(self.distance_m, nan=0.0) > modes.OFF_NETWORK_M
 
 
 @dataclass
@@ -162,7 +184,8 @@ class Catchments:
 
 def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = None,
                 speeds: pd.DataFrame | None = None,
-                cache_dir: str | Path | None = None) -> Graph:
+                cache_dir: str | Path | None = None,
+                offroad_kmh: float = modes.OFFROAD_KMH, dem=None) -> Graph:
     """Build the travel-time graph of ``network`` for one mode.
 
     Edges closed to the mode (speed 0) are dropped; an edge takes
@@ -183,30 +206,48 @@ def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = Non
         Speed table (:func:`coverage.modes.speed_table`); default the shipped one.
     cache_dir
         Folder for a cache of built graphs, keyed by a SHA-256 of the network's
-        arrays, the mode, the CRS and the speed table (``.npz``, no pickle).
-        ``None``: no cache.
+        arrays, the mode, the CRS, the speed table and the DEM (``.npz``, no
+        pickle). ``None``: no cache.
+    offroad_kmh
+        Speed of the off-road leg of points snapped to the graph (> 0).
+    dem
+        A DEM (:class:`coverage.terrain.Dem`, or the path of a GeoTIFF): each edge
+        is timed in each direction over its climbs (:mod:`coverage.terrain`).
+
+    An edge with a ``wait_s`` (a ferry's boarding wait) takes that much longer.
     """
     if mode not in modes.MODES:
         raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(modes.MODES)}")
     if len(network.nodes) == 0:
         raise InputError(network.source or "network", "the network has no nodes")
+    if not (np.isfinite(offroad_kmh) and offroad_kmh > 0):
+        raise ValueError(f"offroad_kmh must be a speed > 0 km/h, got {offroad_kmh!r}")
     table = modes.speed_table() if speeds is None else speeds
+    if dem is not None and not hasattr(dem, "sample"):
+        from coverage.terrain import read_dem
+
+        dem = read_dem(dem)
     lon = network.nodes["x"].to_numpy(dtype=float)
     lat = network.nodes["y"].to_numpy(dtype=float)
     if metric_crs is None:
         metric_crs = utm_crs(float(np.mean(lon)), float(np.mean(lat)))
     if cache_dir is None:
-        return _build(network, mode, metric_crs, table)
-    key = _cache_key(network, mode, metric_crs, table)
-    path = Path(cache_dir) / f"graph-{mode}-{key[:32]}.npz"
-    if path.exists():
-        return _load(path)
-    graph = _build(network, mode, metric_crs, table)
-    _save(graph, path)
+        graph = _build(network, mode, metric_crs, table, dem)
+    else:
+        key = _cache_key(network, mode, metric_crs, table, dem)
+        path = Path(cache_dir) / f"graph-{mode}-{key[:32]}.npz"
+        if path.exists():
+            graph = _load(path)
+        else:
+            graph = _build(network, mode, metric_crs, table, dem)
+            _save(graph, path)
+    graph.offroad_kmh = float(offroad_kmh)
+    graph.dem = dem
     return graph
 
 
-def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame) -> Graph:
+def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame,
+           dem=None) -> Graph:
     nodes, edges = network.nodes, network.edges
     label = network.source or "network"
     node_ids = nodes.index.to_numpy(dtype=np.int64)
@@ -233,15 +274,28 @@ def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame
     usable = (kmh > 0) & (u != v)
     oneway = edges["oneway"].to_numpy(dtype=bool) if "oneway" in edges else np.zeros(len(edges), bool)
     backward = usable & ~(oneway & modes.respects_oneway(mode))
-    seconds = np.maximum(length / np.where(usable, kmh, 1.0) * 3.6, MIN_EDGE_S)
     fwd, bwd = np.flatnonzero(usable), np.flatnonzero(backward)
-    edge_u = np.concatenate([u[fwd], v[bwd]]).astype(np.int32)
-    edge_v = np.concatenate([v[fwd], u[bwd]]).astype(np.int32)
-    edge_seconds = np.concatenate([seconds[fwd], seconds[bwd]])
-    edge_length = np.concatenate([length[fwd], length[bwd]])
-
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
     x, y = to_metric.transform(lon, lat)
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    speed = np.where(usable, kmh, 1.0)
+    node_z = None
+    if dem is None:
+        ahead = back = length / speed * 3.6
+    else:
+        from coverage.terrain import directed_seconds
+
+        node_z = dem.sample(x, y, metric_crs)
+        vx, vy, which = _edge_vertices(edges, u, v, x, y, to_metric)
+        ahead, back = directed_seconds(mode, speed, length, vx, vy, which, dem, metric_crs)
+    wait = edges["wait_s"].to_numpy(dtype=float) if "wait_s" in edges else np.zeros(len(edges))
+    wait = np.nan_to_num(wait, nan=0.0)
+    ahead = np.maximum(ahead + wait, MIN_EDGE_S)
+    back = np.maximum(back + wait, MIN_EDGE_S)
+    edge_u = np.concatenate([u[fwd], v[bwd]]).astype(np.int32)
+    edge_v = np.concatenate([v[fwd], u[bwd]]).astype(np.int32)
+    edge_seconds = np.concatenate([ahead[fwd], back[bwd]])
+    edge_length = np.concatenate([length[fwd], length[bwd]])
     geometry = None
     if "geometry" in edges and edges["geometry"].notna().any():
         geoms = np.asarray(edges["geometry"].to_numpy(), dtype=object)
@@ -258,10 +312,44 @@ def _build(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame
             lines, lambda c: np.column_stack(to_metric.transform(c[:, 0], c[:, 1])))
 
     return Graph(mode=mode, metric_crs=metric_crs, node_ids=node_ids, lon=lon, lat=lat,
-                 x=np.asarray(x, float), y=np.asarray(y, float),
-                 csr=_fastest_csr(edge_u, edge_v, edge_seconds, n),
+                 x=x, y=y, csr=_fastest_csr(edge_u, edge_v, edge_seconds, n),
                  edge_u=edge_u, edge_v=edge_v, edge_seconds=edge_seconds,
-                 edge_length=edge_length, edge_geometry=geometry)
+                 edge_length=edge_length, edge_geometry=geometry, node_z=node_z)
+
+
+def _edge_vertices(edges: pd.DataFrame, u: np.ndarray, v: np.ndarray, x: np.ndarray,
+                   y: np.ndarray, to_metric) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Metric vertices of every edge from ``u`` to ``v`` (its geometry's, or its two
+    nodes'), and the edge each belongs to: the profile a DEM is sampled along."""
+    n = len(edges)
+    geoms = (np.asarray(edges["geometry"].to_numpy(), dtype=object) if "geometry" in edges
+             else np.full(n, None, dtype=object))
+    has = ~pd.isna(geoms)
+    xs = [x[u[~has]], x[v[~has]]]
+    ys = [y[u[~has]], y[v[~has]]]
+    which = [np.flatnonzero(~has), np.flatnonzero(~has)]
+    if has.any():
+        coords, index = shapely.get_coordinates(geoms[has], return_index=True)
+        gx, gy = to_metric.transform(coords[:, 0], coords[:, 1])
+        xs.append(np.asarray(gx, float))
+        ys.append(np.asarray(gy, float))
+        which.append(np.flatnonzero(has)[index])
+    which = np.concatenate(which)
+    # Stable by edge keeps each edge's vertices in drawing order.
+    order = np.argsort(which, kind="stable")
+    vx, vy, which = np.concatenate(xs)[order], np.concatenate(ys)[order], which[order]
+    # A line drawn from v to u is walked from its last vertex.
+    start = np.searchsorted(which, which, side="left")
+    end = np.searchsorted(which, which, side="right") - 1
+    first = start[np.r_[True, which[1:] != which[:-1]]]
+    e = which[first]
+    flipped = (np.hypot(vx[first] - x[v[e]], vy[first] - y[v[e]])
+               < np.hypot(vx[first] - x[u[e]], vy[first] - y[u[e]]))
+    flip = np.zeros(n, dtype=bool)
+    flip[e[flipped]] = True
+    pos = np.arange(which.size)
+    pos = np.where(flip[which], start + end - pos, pos)
+    return vx[pos], vy[pos], which
 
 
 def _fastest_csr(u: np.ndarray, v: np.ndarray, seconds: np.ndarray, n: int) -> scipy.sparse.csr_array:
@@ -286,14 +374,17 @@ def _csr32(csr: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
 
 # --- cache -----------------------------------------------------------------------
 
-def _cache_key(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame) -> str:
+def _cache_key(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame,
+               dem=None) -> str:
     digest = hashlib.sha256()
-    for text in (_CACHE_VERSION, mode, metric_crs, table.to_csv()):
+    for text in (_CACHE_VERSION, mode, metric_crs, table.to_csv(),
+                 dem.digest if dem is not None else ""):
         digest.update(text.encode("utf-8") + b"\0")
     nodes, edges = network.nodes, network.edges
     digest.update(nodes.index.to_numpy(dtype=np.int64).tobytes())
     digest.update(nodes[["x", "y"]].to_numpy(dtype=float).tobytes())
-    for column in ("u", "v", "length", "oneway", "highway", "maxspeed"):
+    closed = tuple(c for c in edges.columns if str(c).startswith("closed_"))
+    for column in ("u", "v", "length", "oneway", "highway", "maxspeed", "wait_s", *closed):
         if column in edges:
             # pandas' hash is stable, vectorised and handles object columns.
             digest.update(pd.util.hash_pandas_object(edges[column], index=False).to_numpy().tobytes())
@@ -315,6 +406,8 @@ def _save(graph: Graph, path: Path) -> None:
     if graph.edge_geometry is not None:
         coords, which = shapely.get_coordinates(graph.edge_geometry, return_index=True)
         arrays.update(geometry_coords=coords, geometry_index=which)
+    if graph.node_z is not None:
+        arrays.update(node_z=graph.node_z)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -330,17 +423,22 @@ def _load(path: Path) -> Graph:
     csr = _csr32(scipy.sparse.csr_array(
         (arrays["csr_data"], arrays["csr_indices"], arrays["csr_indptr"]), shape=(n, n)))
     return Graph(mode=str(arrays["mode"]), metric_crs=str(arrays["metric_crs"]), csr=csr,
-                 edge_geometry=geometry, **{name: arrays[name] for name in _ARRAYS})
+                 edge_geometry=geometry, node_z=arrays.get("node_z"),
+                 **{name: arrays[name] for name in _ARRAYS})
 
 
 # --- snapping --------------------------------------------------------------------
 
-def snap_points(graph: Graph, lon, lat, *, max_access_m: float = modes.MAX_ACCESS_M) -> Snap:
+def snap_points(graph: Graph, lon, lat) -> Snap:
     """Snap WGS-84 points to the nearest graph node open to the graph's mode.
 
-    The access leg is walked at :data:`coverage.modes.ACCESS_SPEED_KMH` along the
-    straight line; a point farther than ``max_access_m`` (inclusive) from every
-    usable node is not snapped (node ``-1``, ``inf`` seconds).
+    The off-road leg is walked along the straight line at the graph's
+    ``offroad_kmh`` (:data:`coverage.modes.OFFROAD_KMH` unless the pack sets
+    ``[routing] offroad_kmh``), however long it is: a point far from the roads is
+    slow to reach, never dropped. With a DEM the leg is slowed by Tobler's function
+    of its slope, from the point towards the node (:mod:`coverage.terrain`). This is
+    the one definition of the off-road leg: coverage, targets, isochrones, bands and
+    siting all call it.
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
@@ -353,13 +451,110 @@ def snap_points(graph: Graph, lon, lat, *, max_access_m: float = modes.MAX_ACCES
     if candidates.size and valid.any():
         d, i = tree.query(np.column_stack([x[valid], y[valid]]))
         distance[valid] = d
-        near = valid.copy()
-        near[valid] = d <= max_access_m
-        node[near] = candidates[i[d <= max_access_m]]
+        node[valid] = candidates[i]
     snapped = node >= 0
+    z = np.full(lon.size, np.nan)
+    if graph.dem is not None and valid.any():
+        z[valid] = graph.dem.sample(x[valid], y[valid], graph.metric_crs)
+    node_z = graph.node_z[node[snapped]] if graph.node_z is not None else np.nan
     access = np.full(lon.size, np.inf)
-    access[snapped] = distance[snapped] / (modes.ACCESS_SPEED_KMH / 3.6)
-    return Snap(node=node, distance_m=distance, access_seconds=access)
+    access[snapped] = offroad_seconds(graph, distance[snapped], node_z - z[snapped])
+    return Snap(node=node, distance_m=distance, access_seconds=access, x=x, y=y, z=z)
+
+
+def offroad_seconds(graph: Graph, distance_m, rise_m=np.nan) -> np.ndarray:
+    """Seconds to walk ``distance_m`` straight across country, climbing ``rise_m``.
+
+    The off-road pace is the graph's ``offroad_kmh``, scaled by Tobler's factor of the
+    slope (:func:`coverage.terrain.tobler_factor`) where the rise is known (a DEM).
+    """
+    distance = np.asarray(distance_m, dtype=float)
+    kmh = np.full(distance.shape, graph.offroad_kmh)
+    if graph.dem is not None:
+        from coverage.terrain import tobler_factor
+
+        rise = np.nan_to_num(np.broadcast_to(np.asarray(rise_m, dtype=float), distance.shape))
+        slope = np.divide(rise, distance, out=np.zeros_like(distance), where=distance > 0)
+        kmh = kmh * tobler_factor(slope)
+    return distance / (kmh / 3.6)
+
+
+#: Candidate facilities, nearest by distance, among which a straight walk is timed.
+DIRECT_CANDIDATES = 8
+
+
+def direct_seconds(graph: Graph, points: Snap, sites: Snap) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's fastest straight off-road walk to one of ``sites``, and which.
+
+    A resident beside a clinic but far from any road walks straight there (as
+    AccessMod's off-road travel lets them); coverage takes the faster of this and the
+    road trip (:func:`coverage.access.travel_seconds`), so building next to an
+    off-network village serves it. Without a DEM the nearest site is the fastest;
+    with one, the fastest of the :data:`DIRECT_CANDIDATES` nearest.
+
+    Returns
+    -------
+    seconds, index
+        Per point: seconds (``inf`` without coordinates or sites) and the site's
+        index (``-1`` then).
+    """
+    n = points.node.size
+    seconds = np.full(n, np.inf)
+    index = np.full(n, -1, dtype=np.int64)
+    if points.x is None or sites.x is None:
+        return seconds, index
+    ok_sites = np.flatnonzero(np.isfinite(sites.x) & np.isfinite(sites.y))
+    ok = np.flatnonzero(np.isfinite(points.x) & np.isfinite(points.y))
+    if ok.size == 0 or ok_sites.size == 0:
+        return seconds, index
+    k = 1 if graph.dem is None else min(DIRECT_CANDIDATES, ok_sites.size)
+    tree = cKDTree(np.column_stack([sites.x[ok_sites], sites.y[ok_sites]]))
+    d, j = tree.query(np.column_stack([points.x[ok], points.y[ok]]), k=k)
+    d, j = d.reshape(ok.size, k), j.reshape(ok.size, k)
+    site = ok_sites[j]
+    t = offroad_seconds(graph, d, sites.z[site] - points.z[ok][:, None])
+    best = np.argmin(t, axis=1)
+    rows = np.arange(ok.size)
+    seconds[ok] = t[rows, best]
+    index[ok] = site[rows, best]
+    return seconds, index
+
+
+def direct_reach_m(graph: Graph, limit: float) -> float:
+    """The farthest a straight off-road walk goes in ``limit`` seconds: the radius of
+    the disk around a facility that :func:`direct_pairs` can reach (flat ground; on a
+    DEM, at Tobler's fastest gentle descent)."""
+    from coverage.terrain import tobler_factor
+
+    fastest = graph.offroad_kmh / 3.6 * (float(tobler_factor(-0.05)) if graph.dem is not None
+                                         else 1.0)
+    return (limit + TOLERANCE_S) * fastest
+
+
+def direct_pairs(graph: Graph, points: Snap, sites: Snap, limit: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (site, point, seconds) whose straight off-road walk takes at most ``limit``
+    seconds (inclusive), as :func:`direct_seconds` times it."""
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    if points.x is None or sites.x is None:
+        return empty
+    ok_sites = np.flatnonzero(np.isfinite(sites.x) & np.isfinite(sites.y))
+    ok = np.flatnonzero(np.isfinite(points.x) & np.isfinite(points.y))
+    if ok.size == 0 or ok_sites.size == 0:
+        return empty
+    radius = direct_reach_m(graph, limit)
+    tree = cKDTree(np.column_stack([points.x[ok], points.y[ok]]))
+    found = tree.query_ball_point(np.column_stack([sites.x[ok_sites], sites.y[ok_sites]]),
+                                  radius)
+    counts = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    if counts.sum() == 0:
+        return empty
+    site = np.repeat(ok_sites, counts)
+    point = ok[np.concatenate([np.asarray(f, dtype=np.int64) for f in found])]
+    d = np.hypot(points.x[point] - sites.x[site], points.y[point] - sites.y[site])
+    t = offroad_seconds(graph, d, sites.z[site] - points.z[point])
+    keep = t <= limit + TOLERANCE_S
+    return site[keep], point[keep], t[keep]
 
 
 # --- searches --------------------------------------------------------------------
@@ -493,8 +688,7 @@ def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
 # --- points to facilities ----------------------------------------------------------
 
 def point_travel_times(graph: Graph, points_lon, points_lat, facility_lon, facility_lat, *,
-                       point_ids=None, facility_ids=None, facility_names=None,
-                       max_access_m: float = modes.MAX_ACCESS_M) -> pd.DataFrame:
+                       point_ids=None, facility_ids=None, facility_names=None) -> pd.DataFrame:
     """Travel time from each point to its nearest facility.
 
     Both points and facilities are snapped (:func:`snap_points`); a point's time is
@@ -509,10 +703,10 @@ def point_travel_times(graph: Graph, points_lon, points_lat, facility_lon, facil
         ``facility_id``, ``facility_name`` (None when unreachable) and
         ``snap_distance_m`` (the point's distance to the road network).
     """
-    facilities = snap_points(graph, facility_lon, facility_lat, max_access_m=max_access_m)
+    facilities = snap_points(graph, facility_lon, facility_lat)
     node_seconds, node_nearest = nearest_facility(graph, facilities.node,
                                                   facilities.access_seconds, to_sources=True)
-    points = snap_points(graph, points_lon, points_lat, max_access_m=max_access_m)
+    points = snap_points(graph, points_lon, points_lat)
     n_points = points.node.size
     total = np.full(n_points, np.inf)
     nearest = np.full(n_points, -1, dtype=np.int64)

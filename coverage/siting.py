@@ -125,7 +125,8 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     """Every (site, point) pair whose trip point -> site takes at most ``limit`` seconds.
 
     The trip is the point's access leg, the network time towards the site's node
-    and the site's own access leg, as in :func:`coverage.access.travel_seconds`.
+    and the site's own access leg, or a straight off-road walk when faster, as in
+    :func:`coverage.access.travel_seconds`.
     One bounded search per site (``to_sources=True``); memory is the size of the
     result, never sites x points.
 
@@ -136,6 +137,7 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     """
     reached = routing.catchments(graph, site_snap.node, limit, site_snap.access_seconds,
                                  to_sources=True)
+    walk_site, walk_point, walk_seconds = routing.direct_pairs(graph, point_snap, site_snap, limit)
     pts = np.flatnonzero(point_snap.node >= 0)
     pts = pts[np.argsort(point_snap.node[pts], kind="stable")]
     start = np.searchsorted(point_snap.node[pts], np.arange(graph.n_nodes + 1))
@@ -146,9 +148,15 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     point = pts[start[reached.node][rep] + within_run]
     seconds = reached.seconds[rep] + point_snap.access_seconds[point]
     keep = seconds <= limit + routing.TOLERANCE_S
-    site, point, seconds = reached.source[rep][keep], point[keep], seconds[keep]
-    order = np.lexsort((point, site))
-    return site[order].astype(np.int64), point[order], seconds[order]
+    site = np.concatenate([reached.source[rep][keep].astype(np.int64), walk_site])
+    point = np.concatenate([point[keep], walk_point])
+    seconds = np.concatenate([seconds[keep], walk_seconds])
+    # A pair reached both ways keeps its faster trip.
+    order = np.lexsort((seconds, point, site))
+    site, point, seconds = site[order], point[order], seconds[order]
+    first = np.ones(site.size, dtype=bool)
+    first[1:] = (site[1:] != site[:-1]) | (point[1:] != point[:-1])
+    return site[first], point[first], seconds[first]
 
 
 def site_point_seconds(context: AccessContext, sites: gpd.GeoDataFrame, limit: float,

@@ -35,6 +35,13 @@ judged, they give the whole region's outcome. The rules:
 An outcome's status is ``pass``, ``fail``, ``no data`` (the pack holds nothing to
 judge by) or ``insufficient data`` (too few records carry the numbers); a value is
 never made up.
+
+Off-network residents (离网居民, an off-road leg over
+:data:`coverage.modes.OFF_NETWORK_M` to the nearest road open to the target's mode)
+are counted like everyone else, at their slow off-road pace: none is dropped, so no
+target is impossible because of them. Every reach target reports them per township
+(:attr:`Outcome.off_network`), and a target that fails but would pass on the other
+residents alone says so (:attr:`Outcome.only_off_network`).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from coverage import routing, schema
+from coverage import modes, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
@@ -99,6 +106,20 @@ class Outcome:
     unit: str
     failing: list[str] = field(default_factory=list)
     details: str = ""
+    #: Off-network residents by township code (reach targets only).
+    off_network: dict[str, float] = field(default_factory=dict)
+    #: Fails, but would pass on the residents on the network alone.
+    only_off_network: bool = False
+
+
+#: Said of a target that fails only because of off-network residents.
+ONLY_OFF_NETWORK = "仅因离网居民未达标 fails only because of off-network residents"
+
+
+def _off_network_text(off: dict[str, float]) -> str:
+    total = sum(off.values())
+    return (f"离网居民 off-network {total:,.0f} 人 residents (步行离路 > "
+            f"{modes.OFF_NETWORK_M / 1000:g} km off-road)") if total > 0 else ""
 
 
 @dataclass
@@ -285,28 +306,51 @@ def own_facilities(region, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _share_pieces(region, context: AccessContext, seconds: np.ndarray, minutes: float,
-                  facilities: gpd.GeoDataFrame) -> dict:
-    """Residents and residents within ``minutes`` per township, own facilities counted."""
-    table = population_within(context.population, seconds, [minutes], region.townships)
-    towns = table[table["code"] != ""]
-    return {"population": dict(zip(towns["code"], map(float, towns["population"]))),
-            "covered": dict(zip(towns["code"], map(float, towns["covered"]))),
-            "facilities": len(own_facilities(region, facilities))}
+                  facilities: gpd.GeoDataFrame, mode) -> dict:
+    """Residents and residents within ``minutes`` per township, own facilities counted;
+    the same for the off-network residents of ``mode`` (one, or per township kind)."""
+    points = context.population
+    off = context.off_network(mode)
+    pieces = {"facilities": len(own_facilities(region, facilities))}
+    for prefix, sel in (("", slice(None)), ("off_", off)):
+        table = population_within(points[sel], seconds[sel], [minutes], region.townships)
+        towns = table[table["code"] != ""]
+        pieces[f"{prefix}population"] = dict(zip(towns["code"], map(float, towns["population"])))
+        pieces[f"{prefix}covered"] = dict(zip(towns["code"], map(float, towns["covered"])))
+    return pieces
+
+
+def _share_status(pieces: dict, codes: list[str], required: float, prefix: str = ""
+                  ) -> tuple[float, float, list[str], float]:
+    """Share measured, residents, failing townships and residents covered, over all
+    residents, or (``prefix='on'``) over the residents on the network only."""
+    def column(key):
+        values = pd.Series([pieces[key].get(c, 0.0) for c in codes], dtype=float)
+        if prefix == "on":
+            values -= pd.Series([pieces.get(f"off_{key}", {}).get(c, 0.0) for c in codes],
+                                dtype=float)
+        return values
+
+    population, covered = column("population"), column("covered")
+    share = covered / population.where(population > 0)
+    failing = [c for c, ok in zip(codes, share.fillna(1.0) >= required - SHARE_EPS) if not ok]
+    total = population.sum()
+    measured = float(covered.sum() / total) if total > 0 else math.nan
+    return measured, float(total), failing, float(covered.sum())
 
 
 def _share_outcome(pieces: dict, townships: pd.DataFrame, required: float, unit: str,
                    details: str) -> Outcome:
     codes = townships["code"].astype(str).tolist()
-    population = pd.Series([pieces["population"].get(c, 0.0) for c in codes], dtype=float)
-    covered = pd.Series([pieces["covered"].get(c, 0.0) for c in codes], dtype=float)
-    share = covered / population.where(population > 0)
-    failing = [c for c, ok in zip(codes, share.fillna(1.0) >= required - SHARE_EPS) if not ok]
-    total, within_total = population.sum(), covered.sum()
-    measured = float(within_total / total) if total > 0 else math.nan
+    measured, total, failing, within_total = _share_status(pieces, codes, required)
     status = "pass" if measured >= required - SHARE_EPS else "fail"
-    return Outcome(status, measured, required, unit, failing,
-                   f"未覆盖 uncovered {float(total - within_total):,.0f} 人 residents"
-                   + (f"; {details}" if details else ""))
+    off = {c: v for c, v in pieces.get("off_population", {}).items() if v > 0}
+    on_measured = _share_status(pieces, codes, required, "on")[0]
+    only = status == "fail" and bool(off) and not on_measured < required - SHARE_EPS
+    texts = [f"未覆盖 uncovered {total - within_total:,.0f} 人 residents",
+             _off_network_text(off), ONLY_OFF_NETWORK if only else "", details]
+    return Outcome(status, measured, required, unit, failing, "; ".join(t for t in texts if t),
+                   off_network=off, only_off_network=only)
 
 
 def measure_circle(region, context: AccessContext, params: dict) -> dict:
@@ -317,7 +361,8 @@ def measure_circle(region, context: AccessContext, params: dict) -> dict:
     """
     facilities = context.facilities(params["types"])
     seconds, _ = context.seconds_by_kind(params["modes"], facilities)
-    return _share_pieces(region, context, seconds, params["minutes"], facilities)
+    return _share_pieces(region, context, seconds, params["minutes"], facilities,
+                         params["modes"])
 
 
 def judge_circle(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -449,7 +494,8 @@ def measure_hospital_reach(region, context: AccessContext, params: dict) -> dict
     """Share of residents within ``minutes`` by ``mode`` of an open hospital of ``grades``."""
     hospitals = _hospitals(context, params)
     seconds, _ = context.seconds(params["mode"], hospitals)
-    return _share_pieces(region, context, seconds, params["minutes"], hospitals)
+    return _share_pieces(region, context, seconds, params["minutes"], hospitals,
+                         params["mode"])
 
 
 def judge_hospital_reach(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -462,25 +508,32 @@ def judge_hospital_reach(pieces: dict, params: dict, townships: pd.DataFrame) ->
 def _response_pieces(region, context: AccessContext, mode: str,
                      dispatch: gpd.GeoDataFrame) -> dict:
     """Per township: reached and unreached residents, their summed times, the slowest
-    time, and how many unreached residents are on the roads (snapped, yet no
-    dispatcher reaches them: on a clipped network, perhaps only beyond its reach)."""
+    time, how many unreached residents are on the roads (snapped, yet no dispatcher
+    reaches them: on a clipped network, perhaps only beyond its reach), and the same
+    sums over the off-network residents alone (``off_*``)."""
     seconds, _ = context.seconds(mode, dispatch, from_facility=True)
     points = context.population
     weight = points["population"].to_numpy(dtype=float)
     reached = np.isfinite(seconds)
-    on_road = routing.snap_points(context.graph(mode), points.geometry.x.to_numpy(),
-                                  points.geometry.y.to_numpy()).node >= 0
+    on_road = context._snap(mode).node >= 0
+    off = context.off_network(mode)
     frame = pd.DataFrame({"code": points["township_code"].astype(str).to_numpy(),
                           "weight": np.where(reached, weight, 0.0),
                           "weighted": np.where(reached, seconds * weight, 0.0),
                           "lost": np.where(reached, 0.0, weight), "reached": reached,
                           "stranded": ~reached & on_road,
                           "slowest": np.where(reached, seconds, 0.0)})
+    for column in ("weight", "weighted", "lost"):
+        frame[f"off_{column}"] = np.where(off, frame[column], 0.0)
     sums = frame.groupby("code").agg(weight=("weight", "sum"), weighted=("weighted", "sum"),
                                      lost=("lost", "sum"), reached=("reached", "sum"),
-                                     stranded=("stranded", "sum"), slowest=("slowest", "max"))
+                                     stranded=("stranded", "sum"), slowest=("slowest", "max"),
+                                     off_weight=("off_weight", "sum"),
+                                     off_weighted=("off_weighted", "sum"),
+                                     off_lost=("off_lost", "sum"))
     pieces = {column: dict(zip(sums.index, map(float, sums[column])))
-              for column in ("weight", "weighted", "lost", "slowest")}
+              for column in ("weight", "weighted", "lost", "slowest", "off_weight",
+                             "off_weighted", "off_lost")}
     for column in ("reached", "stranded"):
         pieces[column] = dict(zip(sums.index, map(int, sums[column])))
     pieces["dispatchers"] = len(own_facilities(region, dispatch))
@@ -520,15 +573,34 @@ def judge_ambulance_response(pieces: dict, params: dict, townships: pd.DataFrame
         return Outcome("fail", None, limit, "minutes", codes,
                        f"{basis}: {times['dispatchers']}; 无人可达 no resident reached")
     present = [c for c in codes if c in times["weight"]]
-    weight, weighted, lost = (pd.Series([times[k][c] for c in present], dtype=float)
-                              for k in ("weight", "weighted", "lost"))
-    mean = float(weighted.sum() / weight.sum() / 60.0) if weight.sum() > 0 else None
-    town_mean = weighted / weight.where(weight > 0) / 60.0
-    failing = [c for c, gone, m in zip(present, lost, town_mean) if gone > 0 or not m <= limit]
-    unreached = float(lost.sum())
-    status = "pass" if mean is not None and mean <= limit and unreached == 0 else "fail"
-    return Outcome(status, mean, limit, "minutes", failing,
-                   f"{basis}: {times['dispatchers']}; 不可达 unreached {unreached:,.0f} 人 residents")
+
+    def judge(prefix: str):
+        """Mean, failing townships and unreached residents, over everyone or (``'on'``)
+        over the residents on the network only."""
+        weight, weighted, lost = (pd.Series([times[k][c] for c in present], dtype=float)
+                                  for k in ("weight", "weighted", "lost"))
+        if prefix == "on":
+            weight, weighted, lost = (
+                series - pd.Series([times.get(f"off_{k}", {}).get(c, 0.0) for c in present],
+                                   dtype=float)
+                for series, k in ((weight, "weight"), (weighted, "weighted"), (lost, "lost")))
+        mean = float(weighted.sum() / weight.sum() / 60.0) if weight.sum() > 0 else None
+        town_mean = weighted / weight.where(weight > 0) / 60.0
+        failing = [c for c, gone, m, w in zip(present, lost, town_mean, weight)
+                   if gone > 0 or (w > 0 and not m <= limit)]
+        unreached = float(lost.sum())
+        ok = mean is not None and mean <= limit and unreached == 0
+        return mean, failing, unreached, ok
+
+    mean, failing, unreached, ok = judge("")
+    status = "pass" if ok else "fail"
+    off = {c: n for c in present
+           if (n := times.get("off_weight", {}).get(c, 0.0) + times.get("off_lost", {}).get(c, 0.0))}
+    only = status == "fail" and bool(off) and judge("on")[3]
+    texts = [f"{basis}: {times['dispatchers']}; 不可达 unreached {unreached:,.0f} 人 residents",
+             _off_network_text(off), ONLY_OFF_NETWORK if only else ""]
+    return Outcome(status, mean, limit, "minutes", failing, "; ".join(t for t in texts if t),
+                   off_network=off, only_off_network=only)
 
 
 def measure_ratio(region, context: AccessContext, params: dict) -> dict:
@@ -596,26 +668,35 @@ def measure_tiered(region, context: AccessContext, params: dict) -> dict:
         facilities = context.facilities(params[f"{level}_types"])
         seconds, _ = context.seconds(params[f"{level}_mode"], facilities)
         pieces[level] = _share_pieces(region, context, seconds, params[f"{level}_minutes"],
-                                      facilities)
+                                      facilities, params[f"{level}_mode"])
     pieces["township"] = measure_one_per_township(region, context, TIERED_TOWNSHIP)
     return pieces
 
 
 def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
-    levels, failing, texts = 0, set(), []
+    """Levels met out of three. Off-network residents are those of the level (of the
+    two reach levels) with more of them in each township; the target fails only
+    because of them when each failing level is a reach level that does."""
+    levels, failing, texts, off, only = 0, set(), [], {}, True
     for level, label in (("village", "村 village"), ("district", "区 district")):
         outcome = _share_outcome(pieces[level], townships, params["required_share"], "share", "")
         levels += outcome.status == "pass"
         failing.update(outcome.failing)
+        only &= outcome.status == "pass" or outcome.only_off_network
+        for code, n in outcome.off_network.items():
+            off[code] = max(off.get(code, 0.0), n)
         texts.append(f"{label} ≤{params[f'{level}_minutes']:g} min {params[f'{level}_mode']}: "
                      f"{outcome.measured:.1%}")
     township = judge_one_per_township(pieces["township"], TIERED_TOWNSHIP, townships)
     levels += township.status == "pass"
     failing.update(township.failing)
     texts.insert(1, f"乡镇 township: {township.measured:.0f}/{township.required:.0f}")
+    only &= levels < 3 and township.status == "pass"
+    texts += [_off_network_text(off), ONLY_OFF_NETWORK if only else ""]
     order = townships["code"].astype(str).tolist()
     return Outcome("pass" if levels == 3 else "fail", float(levels), 3.0, "levels",
-                   [c for c in order if c in failing], "; ".join(texts))
+                   [c for c in order if c in failing], "; ".join(t for t in texts if t),
+                   off_network=off, only_off_network=only)
 
 
 REQUIRED = object()
@@ -654,11 +735,18 @@ rule_one_per_township = RULES["one_per_township"]
 # --- output ------------------------------------------------------------------------
 
 def results_frame(results: list[Result], townships: pd.DataFrame) -> pd.DataFrame:
-    """One row per result, Chinese first, deterministic (values rounded to 6 digits)."""
+    """One row per result, Chinese first, deterministic (values rounded to 6 digits).
+
+    ``off_network`` counts the target's off-network residents,
+    ``off_network_townships`` lists them by township (``name code: residents``),
+    ``only_off_network`` flags a failure due to them alone.
+    """
     names = dict(zip(townships["code"].astype(str), townships["name"]))
+    order = townships["code"].astype(str).tolist()
     rows = []
     for r in results:
         t, o = r.target, r.outcome
+        off = [(c, o.off_network[c]) for c in order if o.off_network.get(c, 0) > 0]
         rows.append({
             "id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "rule": t.rule,
             "target_year": t.year, "year": r.year,
@@ -669,12 +757,17 @@ def results_frame(results: list[Result], townships: pd.DataFrame) -> pd.DataFram
             "failing_zh": "、".join(names.get(c, c) for c in o.failing),
             "failing_codes": ";".join(o.failing),
             "details": o.details, "source": t.source, "quote": t.quote,
+            "off_network": round(sum(n for _, n in off), 6),
+            "off_network_townships": "; ".join(f"{names.get(c, c)} {c}: {n:.0f}" for c, n in off),
+            "only_off_network": o.only_off_network,
         })
     frame = pd.DataFrame(rows, columns=["id", "name_zh", "name_en", "rule", "target_year", "year",
                                         "status_zh", "status", "measured", "required", "unit",
-                                        "failing_zh", "failing_codes", "details", "source", "quote"])
+                                        "failing_zh", "failing_codes", "details", "source", "quote",
+                                        "off_network", "off_network_townships",
+                                        "only_off_network"])
     return frame.astype({"target_year": "Int64", "year": "Int64", "measured": "Float64",
-                         "required": "Float64"})
+                         "required": "Float64", "off_network": "Float64"})
 
 
 def _value(value, unit: str) -> str:
@@ -711,6 +804,9 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
                          f"({row['failing_codes'].replace(';', ', ')})")
         if row["details"]:
             lines.append(f"    {row['details']}")
+        if row["off_network_townships"]:
+            lines.append(f"    离网居民（按街镇）off-network residents by township: "
+                         f"{row['off_network_townships']}")
     return "\n".join(lines) + "\n"
 
 

@@ -103,10 +103,11 @@ def test_register_rules_count_each_facility_in_one_part(gaoxin, tmp_path):
 
 
 def test_too_narrow_a_buffer_changes_the_result(beibei, tmp_path, monkeypatch):
-    """The buffer matters: capped at 300 m, border residents lose facilities."""
-    whole = coverage_table(AccessContext(beibei, cache_dir=False), minutes=MINUTES, mode="walk")
+    """The buffer matters: capped at 300 m, border residents lose facilities across the
+    border (by car: walkers now reach a road node on their own side, however far)."""
+    whole = coverage_table(AccessContext(beibei, cache_dir=False), minutes=MINUTES, mode="car")
     monkeypatch.setattr(batch, "MAX_BUFFER_M", 300.0)
-    tasks = batch.make_tasks(beibei, "kind", minutes=MINUTES, mode="walk", targets=False)
+    tasks = batch.make_tasks(beibei, "kind", minutes=MINUTES, mode="car", targets=False)
     assert not any(t.exact for t in tasks)
     batch.run_batch(tasks, tmp_path, progress=None)
     table, _ = batch.merge_parts(tasks, tmp_path, region_name=beibei.name_zh,
@@ -175,8 +176,10 @@ def test_network_window_from_parquet(tmp_path, gaoxin):
 
 
 def test_reach_and_split(gaoxin):
-    # Walking 30 min at 4.5 km/h plus three access legs, 2% margin.
-    assert batch.reach_m("walk", 30) == pytest.approx((4.5 / 3.6 * 1800 + 3000) * 1.02)
+    # Walking 15 min at 4.5 km/h plus three access legs, 2% margin; at 30 min a
+    # ferry (15 km/h after a 15-minute wait) could carry a walker farther.
+    assert batch.reach_m("walk", 15) == pytest.approx((4.5 / 3.6 * 900 + 3000) * 1.02)
+    assert batch.reach_m("walk", 30) == pytest.approx((15 / 3.6 * 900 + 3000) * 1.02)
     assert batch.reach_m("car", 600) == batch.MAX_BUFFER_M
     parts = batch.split_townships(gaoxin.townships, "county")
     assert sorted(c for codes in parts.values() for c in codes) == sorted(

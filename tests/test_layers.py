@@ -113,3 +113,15 @@ def test_geojson_text_writes_geometry_collections():
     geometry = json.loads(text)["features"][0]["geometry"]
     assert geometry["type"] == "GeometryCollection"
     assert [g["type"] for g in geometry["geometries"]] == ["Polygon", "LineString"]
+
+
+def test_townships_layers_and_report_count_off_network_residents(fresh):
+    region, out = fresh
+    towns = json.loads((out / "townships.geojson").read_text(encoding="utf-8"))
+    off = {f["properties"]["code"]: f["properties"]["off_network"] for f in towns["features"]}
+    assert sum(off.values()) > 0 and all(v >= 0 for v in off.values())
+    text = (out / "townships.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert "off_network" in text[0].split(",")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert f"离网居民（步行离路超过 1 公里）{sum(off.values()):,.0f} 人" in page
+    assert "离网居民 Off-network" in page

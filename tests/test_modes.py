@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from coverage.errors import InputError
-from coverage.modes import ACCESS_SPEED_KMH, MODES, edge_speeds, respects_oneway, speed_table
+from coverage.modes import MODES, edge_speeds, respects_oneway, speed_table
 from coverage.network import DEFAULT_ROAD_CLASSES
 
 CLOSED_TO_VEHICLES = ["footway", "path", "steps", "pedestrian"]
@@ -28,7 +28,7 @@ def test_motorways_closed_to_walking_and_ebikes_open_to_cars():
         assert table.loc[cls, "walk"] == 0
         assert table.loc[cls, "ebike"] == 0
         assert table.loc[cls, "car"] > 0
-    assert table.loc["trunk", "walk"] == ACCESS_SPEED_KMH
+    assert table.loc["trunk", "walk"] == 4.5
     assert table.loc["trunk", "ebike"] > 0
 
 

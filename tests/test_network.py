@@ -87,11 +87,12 @@ def test_pbf_reads_a_clipped_extract(helsinki):
                                net.edges["length"])
 
 
-def test_xml_of_a_clipped_extract_is_a_clear_error(tmp_path):
+def test_xml_of_a_clipped_extract_reads_as_the_pbf_does(tmp_path):
     path = tmp_path / "clipped.osm"
     _write_osm(HELSINKI, path, lambda obj: not obj.is_way() or "highway" in obj.tags)
-    with pytest.raises(InputError, match="clipped.osm: .*clipped extract"):
-        read_network(path)
+    xml, pbf = read_network(path), read_network(HELSINKI)
+    _assert_same(xml, pbf, rel=1e-9)
+    assert set(zip(xml.edges["u"], xml.edges["v"])) == set(zip(pbf.edges["u"], pbf.edges["v"]))
 
 
 ONEWAY_XML = """<?xml version='1.0' encoding='UTF-8'?>

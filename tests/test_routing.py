@@ -234,7 +234,7 @@ def test_cache_round_trip(tmp_path):
     assert changed.edge_length.max() == 151.0
 
 
-def test_snap_cap_and_usable_nodes():
+def test_snap_has_no_cap_and_uses_usable_nodes():
     coords = {1: (106.5, 29.5), 2: (106.501, 29.5), 3: (106.502, 29.5)}
     network = _network(coords, [(1, 2, 100.0, "residential", False),
                                 (2, 3, 100.0, "footway", False)])
@@ -245,13 +245,17 @@ def test_snap_cap_and_usable_nodes():
     lat = [lat_near, lat_far, 29.5, np.nan]
     lon = [106.5, 106.5, 106.502, 106.5]
     snap = routing.snap_points(car, lon, lat)
-    assert snap.node.tolist() == [0, -1, 1, -1]
+    # Nobody beyond 1 km is dropped: they walk off-road at 3 km/h, and are flagged.
+    assert snap.node.tolist() == [0, 0, 1, -1]
     assert snap.distance_m[0] < 1000.0 < snap.distance_m[1]
-    assert snap.access_seconds[0] == pytest.approx(snap.distance_m[0] / 1.25)
-    assert np.isinf(snap.access_seconds[[1, 3]]).all() and np.isnan(snap.distance_m[3])
+    np.testing.assert_allclose(snap.access_seconds[:3], snap.distance_m[:3] / (3.0 / 3.6))
+    assert snap.off_network.tolist() == [False, True, False, False]
+    assert np.isinf(snap.access_seconds[3]) and np.isnan(snap.distance_m[3])
     walk = routing.build_graph(network, "walk")
     assert routing.snap_points(walk, lon, lat).node[2] == 2
-    assert routing.snap_points(car, lon, lat, max_access_m=5000.0).node[1] == 0
+    slow = routing.build_graph(network, "car", offroad_kmh=1.5)
+    assert routing.snap_points(slow, lon, lat).access_seconds[1] == pytest.approx(
+        2 * snap.access_seconds[1])
 
 
 def test_point_travel_times():
@@ -270,7 +274,11 @@ def test_point_travel_times():
                                       "snap_distance_m"]
     assert frame["minutes"].iloc[:2].tolist() == pytest.approx([80.0 / 60, 160.0 / 60])
     assert frame["facility_name"].tolist()[:2] == ["卫生院", "卫生院"]
-    assert math.isnan(frame["minutes"].iloc[2]) and pd.isna(frame["facility_id"].iloc[2])
+    # A point far off the roads is slow, never dropped: 3 km/h across country to node 30
+    # (the motorway to node 40 is closed on foot).
+    far = frame["snap_distance_m"].iloc[2]
+    assert far > 300_000 and frame["minutes"].iloc[2] == pytest.approx(
+        far / (3.0 / 3.6) / 60 + 160.0 / 60, rel=1e-9) and frame["facility_id"].iloc[2] == "F1"
     # By car the one-way street 10 -> 20 cannot be driven back to the facility.
     car = routing.point_travel_times(graph, [coords[20][0]], [29.5], fac_lon, fac_lat)
     assert math.isnan(car["minutes"].iloc[0])
@@ -293,4 +301,22 @@ def test_traveltime_cli_writes_excel_csv(tmp_path):
     assert table.columns.tolist() == ["id", "minutes", "facility_id", "facility_name",
                                       "snap_distance_m"]
     assert 0 < table["minutes"].iloc[0] < 30 and isinstance(table["facility_name"].iloc[0], str)
-    assert pd.isna(table["minutes"].iloc[1]) and pd.isna(table["facility_id"].iloc[1])
+    assert table["minutes"].iloc[1] > 10_000 and table["snap_distance_m"].iloc[1] > 500_000
+
+
+def test_direct_off_road_walk_to_a_site():
+    coords = _line(2)
+    network = _network(coords, [(10, 20, 100.0, "residential", False)])
+    graph = routing.build_graph(network, "walk")
+    geod = pyproj.Geod(ellps="WGS84")
+    # A resident 2 km north of node 10; sites 200 m east of them and at node 20.
+    lon0, lat0, _ = geod.fwd(106.5, 29.5, 0.0, 2000.0)
+    lon1, lat1, _ = geod.fwd(lon0, lat0, 90.0, 200.0)
+    point = routing.snap_points(graph, [lon0, np.nan], [lat0, 29.5])
+    sites = routing.snap_points(graph, [coords[20][0], lon1], [29.5, lat1])
+    seconds, index = routing.direct_seconds(graph, point, sites)
+    assert index.tolist() == [1, -1] and np.isinf(seconds[1])
+    assert seconds[0] == pytest.approx(200.0 / (3.0 / 3.6), rel=1e-3)
+    site, which, secs = routing.direct_pairs(graph, point, sites, 300.0)
+    assert site.tolist() == [1] and which.tolist() == [0] and secs[0] == pytest.approx(seconds[0])
+    assert routing.direct_pairs(graph, point, sites, 200.0)[0].size == 0
