@@ -57,7 +57,7 @@ class RoadFileWarning(UserWarning):
 
 #: Column names searched, in order, for the road class; then columns are tried by value.
 CLASS_COLUMNS = ("等级", "道路等级", "技术等级", "行政等级", "类型", "类别", "class", "fclass",
-                 "highway", "type", "road_class", "roadlevel", "kind")
+                 "highway", "type", "road_class", "kind")
 ONEWAY_COLUMNS = ("单行", "单向", "oneway", "direction")
 LANES_COLUMNS = ("车道数", "lanes")
 NAME_COLUMNS = ("名称", "道路名称", "路名", "name")
@@ -421,8 +421,8 @@ class RoadLines:
         0 two-way, 1 along the line, -1 against it, per feature.
     bridge
         Per feature: True where a bridge/tunnel column flags it.
-    class_column
-        The column the classes came from (None if there was none).
+    class_column, oneway_column
+        The columns the classes and one-way values came from (None if there was none).
     """
 
     frame: object
@@ -436,6 +436,7 @@ class RoadLines:
     names: np.ndarray
     lanes: np.ndarray
     class_column: str | None
+    oneway_column: str | None = None
 
 
 def read_road_lines(path: str | Path, **options) -> RoadLines:
@@ -448,8 +449,13 @@ def read_road_lines(path: str | Path, **options) -> RoadLines:
 
     opts = RoadFileOptions(**options)
     path = _existing_file(path)
+    layer = opts.layer
     try:
-        gdf = gpd.read_file(path, layer=opts.layer, engine="pyogrio")
+        if layer is None and path.suffix.lower() == ".gpkg":
+            # the roads layer of a repaired file (coverage network repair) is read by default
+            names = [name for name, _ in pyogrio.list_layers(path)]
+            layer = "roads" if len(names) > 1 and "roads" in names else None
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputError(path, f"cannot read road file: {exc}") from exc
     if gdf.empty:
@@ -500,7 +506,7 @@ def read_road_lines(path: str | Path, **options) -> RoadLines:
                else np.full(len(gdf), "", dtype=object)),
         lanes=(pd.to_numeric(lanes, errors="coerce").to_numpy(float) if lanes is not None
                else np.full(len(gdf), np.nan)),
-        class_column=class_column,
+        class_column=class_column, oneway_column=oneway_name,
     )
 
 
