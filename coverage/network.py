@@ -54,12 +54,15 @@ class RoadNetwork:
         Path or description of where the network came from.
     provenance
         ``{'source': ..., 'quality': 'surveyed'|'official'|'estimated'|'synthetic'|...}``.
+    topology
+        Connectivity report (:func:`coverage.network_repair.topology_report`) once checked.
     """
 
     nodes: pd.DataFrame
     edges: pd.DataFrame
     source: str = ""
     provenance: dict = field(default_factory=dict)
+    topology: dict | None = None
 
 
 #: Earth radius (m) of OSMnx's great-circle lengths, so every loader measures alike.
@@ -511,8 +514,38 @@ def network_cache_path(boundary, cache_dir: str | Path, network_type: str = "all
     return Path(cache_dir) / f"osm_{network_type}_{digest[:16]}.graphml"
 
 
-def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all") -> Path:
+#: OSMnx's default Overpass endpoint.
+OVERPASS_URL = "https://overpass-api.de/api"
+
+
+def check_overpass(url: str = OVERPASS_URL, timeout: float = 5.0) -> None:
+    """Raise :class:`InputError` in one line unless the Overpass server answers within ``timeout``.
+
+    Any HTTP answer counts (the server is there); a refused or silent connection is the
+    usual case on a health commission's intranet.
+    """
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/status", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(None, f"无法连接 cannot reach the Overpass server {url} ({reason}); "
+                         "离线时 offline: download a provincial OpenStreetMap extract (.osm.pbf, e.g. "
+                         "Geofabrik's china/chongqing) or use the planner's road file, and name it as "
+                         "files.network in region.toml (or --network); --overpass-url points to a "
+                         "mirror or an intranet Overpass") from None
+
+
+def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all",
+                  overpass_url: str = OVERPASS_URL, timeout: float = 5.0) -> Path:
     """Download the OpenStreetMap roads inside a boundary, or reuse the cached copy.
+
+    The server is checked (:func:`check_overpass`) before OSMnx is imported, so an
+    offline machine gets one clear error within ``timeout`` seconds.
 
     Parameters
     ----------
@@ -522,6 +555,10 @@ def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all")
         Folder of the cache; the file name is a hash of the polygon and network type.
     network_type
         OSMnx network type (``'all'``, ``'drive'``, ``'walk'`` ...).
+    overpass_url
+        Overpass API endpoint: a mirror or an intranet server.
+    timeout
+        Seconds to wait for the server to answer the check (downloads get 30 times as long).
 
     Returns
     -------
@@ -531,10 +568,17 @@ def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all")
     path = network_cache_path(boundary, cache_dir, network_type)
     if path.is_file():
         return path
+    check_overpass(overpass_url, timeout)
     import osmnx as ox
 
-    graph = ox.graph_from_polygon(boundary, network_type=network_type, simplify=False,
-                                  retain_all=True, truncate_by_edge=True)
+    ox.settings.overpass_url = overpass_url.rstrip("/")
+    ox.settings.requests_timeout = int(max(timeout * 30, 60))
+    try:
+        graph = ox.graph_from_polygon(boundary, network_type=network_type, simplify=False,
+                                      retain_all=True, truncate_by_edge=True)
+    except Exception as exc:  # noqa: BLE001 - any failure of the download is one line for the user
+        raise InputError(None, f"download from {overpass_url} failed ({type(exc).__name__}: {exc}); "
+                         "use a provincial .osm.pbf extract or the planner's road file instead") from None
     with atomic_path(path) as tmp:
         ox.save_graphml(graph, tmp)
     return path

@@ -123,13 +123,32 @@ def topology_report(network: RoadNetwork, *, tolerance: float = 20.0,
     at_grade = ~np.isin(highway, list(grade_separated))
     if "bridge" in edges:
         at_grade &= ~edges["bridge"].fillna(False).to_numpy(bool)
-    a_i, b_i = tree.query(segments, predicate="crosses")
-    crossing = (a_i < b_i) & at_grade[a_i] & at_grade[b_i]
+    a_i, b_i = tree.query(segments)  # bounding boxes; the crossing test is exact numpy
+    keep = (a_i < b_i) & at_grade[a_i] & at_grade[b_i]
+    a_i, b_i = a_i[keep], b_i[keep]
+    crossing = _segments_cross(x[u[a_i]], y[u[a_i]], x[v[a_i]], y[v[a_i]],
+                               x[u[b_i]], y[u[b_i]], x[v[b_i]], y[v[b_i]])
     return {
         "pieces": pieces, "largest_share": share, "near_misses": near,
         "unnoded_crossings": int(crossing.sum()), "tolerance": float(tolerance),
         "fragmented": share < FRAGMENTED_SHARE,
     }
+
+
+def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy) -> np.ndarray:
+    """Whether segments AB and CD cross farther than the snap from all four ends.
+
+    A road ending on another (a T-junction) is a near miss, not a crossing, however
+    the coordinates round.
+    """
+    rx, ry, sx, sy = bx - ax, by - ay, dx - cx, dy - cy
+    denom = rx * sy - ry * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = ((cx - ax) * sy - (cy - ay) * sx) / denom
+        s = ((cx - ax) * ry - (cy - ay) * rx) / denom
+    la, lc = np.hypot(rx, ry), np.hypot(sx, sy)
+    return ((denom != 0) & (t * la > SNAP_TOLERANCE_M) & ((1 - t) * la > SNAP_TOLERANCE_M)
+            & (s * lc > SNAP_TOLERANCE_M) & ((1 - s) * lc > SNAP_TOLERANCE_M))
 
 
 def _ahead(points, targets, back_x, back_y, snap: float) -> np.ndarray:
@@ -178,7 +197,7 @@ def check_network(network: RoadNetwork, options=None) -> dict:
     """:func:`topology_report` with a pack's or command's road-file options, warning if fragmented.
 
     The warning (:class:`coverage.roadfile.RoadFileWarning`) is what commands print and
-    the app shows.
+    the app shows; the report is also kept as ``network.topology``.
     """
     import warnings
 
@@ -187,6 +206,7 @@ def check_network(network: RoadNetwork, options=None) -> dict:
     options = options or RoadFileOptions()
     report = topology_report(network, tolerance=options.tolerance,
                              grade_separated=options.grade_separated_highways())
+    network.topology = report
     text = fragmentation_warning(report, Path(network.source).name if network.source else "")
     if text:
         warnings.warn(text, RoadFileWarning, stacklevel=2)
@@ -491,7 +511,10 @@ def repair_road_file(path: str | Path, out: str | Path, options=None) -> RepairR
     if out.suffix.lower() != ".gpkg":
         raise InputError(out, "expected a .gpkg output file")
     if out.exists():
-        layers = {name for name, _ in pyogrio.list_layers(out)} if out.is_file() else set()
+        try:
+            layers = {name for name, _ in pyogrio.list_layers(out)} if out.is_file() else set()
+        except pyogrio.errors.DataSourceError:
+            layers = set()
         if layers != {"roads", "repairs", "disconnected"}:
             raise InputError(out, "exists and was not written by coverage network repair; choose a new file")
     if Path(path).resolve() == out.resolve():

@@ -46,6 +46,8 @@ class Region:
     caveats: dict[str, str] = field(default_factory=dict)
     villages: pd.DataFrame | None = None
     census_year: int | None = None
+    #: How the pack's road file is read and checked (``region.toml`` ``[network]``).
+    network_options: object = None
     _network: RoadNetwork | None = field(default=None, repr=False)
 
     @property
@@ -59,9 +61,9 @@ class Region:
             if self.network_path is None:
                 raise InputError(self.path / MANIFEST, "the pack names no road network",
                                  field="files.network")
-            from coverage.network import read_network
+            from coverage.roadfile import open_network
 
-            self._network = read_network(self.network_path)
+            self._network = open_network(self.network_path, self.network_options)
             self._network.provenance = {**self.provenance.get("network", {}),
                                         **self._network.provenance}
         return self._network
@@ -141,7 +143,16 @@ def load_region(path: str | Path = ".") -> Region:
         boundary=boundary, townships=townships, facilities=facilities, files=files,
         provenance=provenance, caveats=meta.get("caveats", {}), villages=villages,
         census_year=meta.get("census_year"),
+        network_options=_network_options(meta.get("network", {}), root, manifest),
     )
+
+
+def _network_options(table, root: Path, manifest: Path):
+    from coverage.roadfile import options_from_table
+
+    if not isinstance(table, dict):
+        raise InputError(manifest, "expected a table of road-file options", field="network")
+    return options_from_table(table, root, manifest)
 
 
 def summary(region: Region, *, with_network: bool = True) -> str:
@@ -170,6 +181,9 @@ def summary(region: Region, *, with_network: bool = True) -> str:
         network = region.load_network()
         lines.append(f"  路网 road network: {len(network.nodes):,} nodes, "
                      f"{len(network.edges):,} edges ({region.network_path.name})")
+        if network.topology is not None:
+            lines.append(f"    连通片 pieces: {network.topology['pieces']:,}, 最大片占总长 largest "
+                         f"{network.topology['largest_share']:.0%} of length")
     lines.append("  数据来源 provenance:")
     for layer, info in sorted(region.provenance.items()):
         quality = schema.label(schema.PROVENANCE_QUALITIES, info["quality"])

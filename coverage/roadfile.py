@@ -594,3 +594,35 @@ def read_road_file(path: str | Path, **options) -> RoadNetwork:
     return _assemble(node[a].astype(np.int64), node[b].astype(np.int64), node_lon[a], node_lat[a],
                      node_lon[b], node_lat[b], attrs, path,
                      {"source": path.name, "quality": "official", "notes": "planner's road file"})
+
+
+# --- opening a network as commands do ------------------------------------------------
+
+def open_network(path: str | Path, options: RoadFileOptions | None = None) -> RoadNetwork:
+    """Read any network file with road-file options and check its topology.
+
+    A fragmented network warns (:class:`RoadFileWarning`, Chinese and English;
+    :func:`coverage.network_repair.check_network`).
+    """
+    from coverage.network import read_network
+    from coverage.network_repair import check_network
+
+    options = options or RoadFileOptions()
+    network = read_network(path, **options.reader_kwargs())
+    check_network(network, options)
+    return network
+
+
+def command_network(args, region=None) -> RoadNetwork:
+    """The network a command works on: ``--network`` or the pack's, read with the pack's
+    ``[network]`` options under the command's flags (:func:`add_network_arguments`)."""
+    base = getattr(region, "network_options", None) or RoadFileOptions()
+    options = options_from_args(args, base)
+    path = getattr(args, "network", None)
+    if path is None:
+        if region is None:
+            raise InputError(None, "no road network: give --network FILE", field="--network")
+        if options == base:
+            return region.load_network()
+        path = region.network_path
+    return open_network(path, options)
