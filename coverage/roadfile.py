@@ -96,6 +96,9 @@ _ROUTE_CLASSES = {"X": "secondary", "Y": "tertiary", "C": "unclassified", "Z": "
 #: 0x08 其它道路 (0x0a 渡口联络线 and 0xff 作业中 are not roads to route on).
 NAVINFO_CLASSES = {"00": "motorway", "01": "motorway", "02": "trunk", "03": "primary",
                    "04": "secondary", "06": "unclassified", "08": "unclassified"}
+#: Classes a speed may stand for: the main ladder, no ramps (closed to walking) or paths.
+_SPEED_LADDER = ("motorway", "trunk", "primary", "secondary", "tertiary", "unclassified",
+                 "residential", "service", "track")
 _KIND = re.compile(r"^[0-9a-fA-F]{4}(\|[0-9a-fA-F]{4})*$")
 
 
@@ -244,6 +247,11 @@ def _parse_codes(text: str) -> str | dict:
 
 # --- classes ---------------------------------------------------------------------
 
+def _shown(value) -> str:
+    """A value of the file as the user wrote it (numpy scalars as plain numbers)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def _fold_code(value) -> str:
     text = _fold(value)
     return text[:-2] if text.endswith(".0") and text[:-2].lstrip("-").isdigit() else text
@@ -344,16 +352,16 @@ def find_column(columns, given: str | None, candidates: tuple[str, ...], path: P
 
 
 def _class_by_speed(speeds: pd.Series, path: Path, column: str) -> np.ndarray:
-    """The road class whose car speed is nearest each speed (km/h)."""
+    """The road class of :data:`_SPEED_LADDER` whose car speed is nearest each speed (km/h)."""
     from coverage.modes import speed_table
 
     kmh = pd.to_numeric(speeds, errors="coerce")
     bad = np.flatnonzero(~(kmh > 0))
     if len(bad):
-        raise InputError(path, f"{speeds.iloc[bad[0]]!r} is not a speed; expected km/h > 0",
+        raise InputError(path, f"{_shown(speeds.iloc[bad[0]])} is not a speed; expected km/h > 0",
                          row=int(bad[0]) + 1, field=column, kind="feature")
     car = speed_table()["car"]
-    car = car[car > 0]
+    car = car[car.index.isin(_SPEED_LADDER)]
     nearest = np.abs(kmh.to_numpy(float)[:, None] - car.to_numpy(float)[None, :]).argmin(axis=1)
     return car.index.to_numpy(object)[nearest]
 
@@ -384,14 +392,14 @@ def oneway_codes(values: pd.Series, path: Path, field: str, codes: str | dict | 
         expected = ", ".join(f"{k} ({v})" for k, v in table.items())
         bad = np.flatnonzero(result.isna())
         if len(bad):
-            raise InputError(path, f"{values.iloc[bad[0]]!r} is not a one-way code; expected {expected}",
+            raise InputError(path, f"{_shown(values.iloc[bad[0]])} is not a one-way code; expected {expected}",
                              row=int(bad[0]) + 1, field=field, kind="feature")
         return result.to_numpy(int)
     result = np.select([folded.isin(_ONEWAY_YES), folded.isin(_ONEWAY_REVERSE), folded.isin(_ONEWAY_NO)],
                        [1, -1, 0], default=2)
     bad = np.flatnonzero(result == 2)
     if len(bad):
-        raise InputError(path, f"{values.iloc[bad[0]]!r} is not a one-way value; expected "
+        raise InputError(path, f"{_shown(values.iloc[bad[0]])} is not a one-way value; expected "
                          "是/yes/1/T (one-way along the line), -1 (against it) or 否/no/0/F/empty; "
                          "numeric codings need --oneway-codes", row=int(bad[0]) + 1, field=field,
                          kind="feature")
@@ -534,7 +542,7 @@ def _highways(gdf, columns, classes, opts: RoadFileOptions, path: Path) -> tuple
         first = int(unknown[0])
         accepted = ", ".join(sorted(set(pd.read_csv(DEFAULT_ROAD_CLASSES)["name"]) | set(classes)))
         others = f" ({len(unknown) - 1} more features have unknown classes)" if len(unknown) > 1 else ""
-        raise InputError(path, f"unknown road class {gdf[column].iloc[first]!r}{others}; "
+        raise InputError(path, f"unknown road class {_shown(gdf[column].iloc[first])}{others}; "
                          f"accepted classes: {accepted}; route numbers G/S/X/Y/C/Z; "
                          "codes through --class-mapping", row=first + 1, field=str(column), kind="feature")
     return highway.to_numpy(object), column
