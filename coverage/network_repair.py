@@ -99,8 +99,9 @@ def topology_report(network: RoadNetwork, *, tolerance: float = 20.0,
     share = float(per_piece.max() / total) if total > 0 else 1.0
 
     x, y = _metric_xy(nodes["x"], nodes["y"])
-    segments = shapely.linestrings(np.stack([np.column_stack([x[u], y[u]]), np.column_stack([x[v], y[v]])], axis=1))
-    tree = shapely.STRtree(segments)
+    boxes = shapely.box(np.minimum(x[u], x[v]), np.minimum(y[u], y[v]),
+                        np.maximum(x[u], x[v]), np.maximum(y[u], y[v]))
+    tree = shapely.STRtree(boxes)
 
     degree = np.bincount(np.concatenate([u, v]), minlength=len(index))
     dead = np.flatnonzero(degree == 1)
@@ -112,18 +113,19 @@ def topology_report(network: RoadNetwork, *, tolerance: float = 20.0,
         end_edge[v] = np.arange(len(v))
         edge = end_edge[dead]
         other = np.where(u[edge] == dead, v[edge], u[edge])
-        points = shapely.points(x[dead], y[dead])
-        p_i, s_i = tree.query(points, predicate="dwithin", distance=tolerance)
+        px, py = x[dead], y[dead]
+        p_i, s_i = tree.query(shapely.box(px - tolerance, py - tolerance, px + tolerance, py + tolerance))
         keep = (u[s_i] != dead[p_i]) & (v[s_i] != dead[p_i])
         p_i, s_i = p_i[keep], s_i[keep]
-        ahead = _ahead(points[p_i], segments[s_i], x[other[p_i]], y[other[p_i]], SNAP_TOLERANCE_M)
-        near = int(len(np.unique(p_i[ahead])))
+        nx_, ny_, _, dist = _nearest_on_segments(px[p_i], py[p_i], x[u[s_i]], y[u[s_i]], x[v[s_i]], y[v[s_i]])
+        ahead = _ahead(px[p_i], py[p_i], nx_, ny_, x[other[p_i]], y[other[p_i]])
+        near = int(len(np.unique(p_i[ahead & (dist <= tolerance)])))
 
     highway = edges["highway"].to_numpy(object)
     at_grade = ~np.isin(highway, list(grade_separated))
     if "bridge" in edges:
         at_grade &= ~edges["bridge"].fillna(False).to_numpy(bool)
-    a_i, b_i = tree.query(segments)  # bounding boxes; the crossing test is exact numpy
+    a_i, b_i = tree.query(boxes)  # bounding boxes; the crossing test is exact numpy
     keep = (a_i < b_i) & at_grade[a_i] & at_grade[b_i]
     a_i, b_i = a_i[keep], b_i[keep]
     crossing = _segments_cross(x[u[a_i]], y[u[a_i]], x[v[a_i]], y[v[a_i]],
@@ -151,21 +153,29 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy) -> np.ndarray:
             & (s * lc > SNAP_TOLERANCE_M) & ((1 - s) * lc > SNAP_TOLERANCE_M))
 
 
-def _ahead(points, targets, back_x, back_y, snap: float) -> np.ndarray:
-    """Whether each target lies ahead of or beside a dead end, not back along its road.
+def _nearest_on_segments(px, py, ax, ay, bx, by):
+    """Nearest point of each segment AB to each point P: x, y, position t (0-1), distance."""
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(length2 > 0, ((px - ax) * dx + (py - ay) * dy) / length2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    nx_, ny_ = ax + t * dx, ay + t * dy
+    return nx_, ny_, t, np.hypot(px - nx_, py - ny_)
 
-    ``back_x``, ``back_y`` is the dead end's neighbour on its own road; a target whose
-    nearest point lies within 60° of that direction is the road itself curving back.
+
+def _ahead(px, py, nx_, ny_, back_x, back_y) -> np.ndarray:
+    """Whether a target point lies ahead of or beside a dead end, not back along its road.
+
+    ``back_x``, ``back_y`` is the dead end's neighbour on its own road; a target within
+    60° of that direction is the road itself curving back. Targets within the snap
+    count as touching, whatever their direction.
     """
-    import shapely
-
-    nearest = shapely.get_coordinates(shapely.shortest_line(points, targets))[1::2]
-    px, py = shapely.get_x(points), shapely.get_y(points)
-    dx, dy = nearest[:, 0] - px, nearest[:, 1] - py
+    dx, dy = nx_ - px, ny_ - py
     bx, by = back_x - px, back_y - py
     dist = np.hypot(dx, dy)
     cos = (dx * bx + dy * by) / np.maximum(dist * np.hypot(bx, by), 1e-12)
-    return (dist <= snap) | (cos <= _BACKWARDS_COS)
+    return (dist <= SNAP_TOLERANCE_M) | (cos <= _BACKWARDS_COS)
 
 
 def format_topology(report: dict) -> str:
@@ -242,73 +252,70 @@ class RepairResult:
     summary: dict
 
 
-def _pieces(geoms) -> tuple[np.ndarray, np.ndarray]:
+def _pieces(xy: np.ndarray, line: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Piece label per line and length per piece, joining lines by vertices within the snap."""
-    import shapely
     from scipy.spatial import cKDTree
 
-    coords, line = shapely.get_coordinates(geoms, return_index=True)
-    n = len(coords)
-    pairs = cKDTree(coords).query_pairs(SNAP_TOLERANCE_M, output_type="ndarray")
+    pairs = cKDTree(xy).query_pairs(SNAP_TOLERANCE_M, output_type="ndarray")
     step = np.flatnonzero(line[:-1] == line[1:])
-    u = np.concatenate([pairs[:, 0], step])
-    v = np.concatenate([pairs[:, 1], step + 1])
-    labels = _components(n, u, v)
-    first = np.searchsorted(line, np.arange(len(geoms)))
-    per_line = labels[first]
+    labels = _components(len(xy), np.concatenate([pairs[:, 0], step]), np.concatenate([pairs[:, 1], step + 1]))
+    per_line = labels[np.searchsorted(line, np.arange(count))]
     _, per_line = np.unique(per_line, return_inverse=True)
-    lengths = np.bincount(per_line, weights=shapely.length(geoms))
+    seg = np.hypot(*(xy[step + 1] - xy[step]).T)
+    lengths = np.bincount(per_line[line[step]], weights=seg, minlength=per_line.max() + 1)
     return per_line, lengths
 
 
-def _insert_vertices(geoms, line_ids: np.ndarray, points) -> np.ndarray:
-    """``geoms`` with each point added as a vertex of its line, in order along it."""
-    import shapely
+@dataclass
+class _Segments:
+    """The straight segments of lines given as ordered vertices, with an STRtree of their boxes."""
 
-    if len(line_ids) == 0:
-        return geoms
-    coords, line = shapely.get_coordinates(geoms, return_index=True)
-    seg = np.hypot(*np.diff(coords, axis=0).T)
-    seg[line[1:] != line[:-1]] = 0.0
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    starts = np.searchsorted(line, np.arange(len(geoms)))
-    along = cum - cum[starts][line]
-    new_xy = shapely.get_coordinates(points)
-    new_along = shapely.line_locate_point(geoms[line_ids], points)
-    all_line = np.concatenate([line, line_ids])
+    ax: np.ndarray
+    ay: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    line: np.ndarray
+    start_along: np.ndarray  # distance along the line at A
+    length: np.ndarray
+    tree: object
+
+    @classmethod
+    def of(cls, xy: np.ndarray, line: np.ndarray) -> "_Segments":
+        import shapely
+
+        j = np.flatnonzero(line[:-1] == line[1:])
+        a, b = xy[j], xy[j + 1]
+        length = np.hypot(*(b - a).T)
+        cum = np.concatenate([[0.0], np.cumsum(length)])
+        first = np.searchsorted(j, np.searchsorted(line, line[j]))  # first segment of each one's line
+        start_along = cum[:-1] - cum[first]
+        tree = shapely.STRtree(shapely.box(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
+                                           np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])))
+        return cls(a[:, 0], a[:, 1], b[:, 0], b[:, 1], line[j], start_along, length, tree)
+
+    def near(self, px, py, radius: float):
+        """Pairs (point, segment) whose boxes are within ``radius``."""
+        import shapely
+
+        return self.tree.query(shapely.box(px - radius, py - radius, px + radius, py + radius))
+
+
+def _insert(xy: np.ndarray, line: np.ndarray, new_line, new_along, new_xy):
+    """Vertices with new ones added in order along their lines (exact repeats dropped)."""
+    if len(new_line) == 0:
+        return xy, line
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    step[line[1:] != line[:-1]] = 0.0
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    along = cum - cum[np.searchsorted(line, line)]
+    all_line = np.concatenate([line, new_line])
     all_along = np.concatenate([along, new_along])
-    all_xy = np.concatenate([coords, new_xy])
-    is_new = np.concatenate([np.zeros(len(line), bool), np.ones(len(line_ids), bool)])
+    all_xy = np.concatenate([xy, new_xy])
+    is_new = np.concatenate([np.zeros(len(line), bool), np.ones(len(new_line), bool)])
     order = np.lexsort((is_new, all_along, all_line))
     all_line, all_xy = all_line[order], all_xy[order]
-    same = np.r_[False, (all_line[1:] == all_line[:-1]) & np.all(all_xy[1:] == all_xy[:-1], axis=1)]
-    keep = ~same
-    return shapely.linestrings(all_xy[keep], indices=all_line[keep])
-
-
-def _needs_vertex(geoms, line_ids: np.ndarray, points) -> np.ndarray:
-    """Whether each point is farther than the snap from every vertex of its line."""
-    import shapely
-
-    coords, line = shapely.get_coordinates(geoms, return_index=True)
-    vertices = shapely.multipoints(coords, indices=line)
-    return shapely.distance(vertices[line_ids], points) > SNAP_TOLERANCE_M
-
-
-def _end_points(geoms):
-    """Both ends of every line: points, their line, and each end's neighbour vertex."""
-    import shapely
-
-    n = len(geoms)
-    count = shapely.get_num_points(geoms)
-    first = shapely.get_point(geoms, 0)
-    last = shapely.get_point(geoms, -1)
-    second = shapely.get_coordinates(shapely.get_point(geoms, 1))
-    before = shapely.get_coordinates(shapely.get_point(geoms, count - 2))
-    points = np.concatenate([first, last])
-    line = np.concatenate([np.arange(n), np.arange(n)])
-    back = np.concatenate([second, before])
-    return points, line, back
+    repeat = np.r_[False, (all_line[1:] == all_line[:-1]) & np.all(all_xy[1:] == all_xy[:-1], axis=1)]
+    return all_xy[~repeat], all_line[~repeat]
 
 
 def _allowed(end_graded: np.ndarray, target_graded: np.ndarray) -> np.ndarray:
@@ -316,75 +323,115 @@ def _allowed(end_graded: np.ndarray, target_graded: np.ndarray) -> np.ndarray:
     return ~target_graded | end_graded
 
 
-def _join_ends(geoms, graded: np.ndarray, tolerance: float):
-    """T-junction vertices and connectors of dead ends, one round.
+def _join_ends(xy, line, count: int, graded: np.ndarray, tolerance: float):
+    """One round of T-junction vertices and dead-end connectors.
 
     Returns
     -------
     tuple
-        (line ids and points to insert as vertices, T-junction mask of those,
-        connector start points, connector end points, connector source line)
+        ``(vertex_line, vertex_along, vertex_xy)`` to insert (T-junctions first, then
+        the far ends of connectors), the number of T-junctions, and the connectors as
+        ``(start_xy, end_xy, source_line)``.
     """
-    import shapely
+    segments = _Segments.of(xy, line)
+    first = np.searchsorted(line, np.arange(count))
+    last = np.r_[first[1:], len(line)] - 1
+    end_vertex = np.concatenate([first, last])  # end k: line k's first, count + k its last
+    back_vertex = np.concatenate([first + 1, last - 1])
+    end_line = np.concatenate([np.arange(count), np.arange(count)])
+    px, py = xy[end_vertex, 0], xy[end_vertex, 1]
+    e, g = segments.near(px, py, max(tolerance, SNAP_TOLERANCE_M))
+    target = segments.line[g]
+    keep = target != end_line[e]
+    e, g, target = e[keep], g[keep], target[keep]
+    nx_, ny_, t, dist = _nearest_on_segments(px[e], py[e], segments.ax[g], segments.ay[g],
+                                             segments.bx[g], segments.by[g])
+    cand = pd.DataFrame({"end": e, "target": target, "seg": g, "dist": dist, "t": t, "x": nx_, "y": ny_})
+    cand = cand.sort_values(["end", "target", "dist", "seg"], kind="stable").drop_duplicates(["end", "target"])
+    e, target, g = (cand[c].to_numpy() for c in ("end", "target", "seg"))
+    dist, t, nx_, ny_ = (cand[c].to_numpy() for c in ("dist", "t", "x", "y"))
+    along = segments.start_along[g] + t * segments.length[g]
+    # a vertex is needed where the nearest point is farther than the snap from the segment's ends
+    needs = np.minimum(t, 1 - t) * segments.length[g] > SNAP_TOLERANCE_M
+    allowed = _allowed(graded[end_line[e]], graded[target])
 
-    tree = shapely.STRtree(geoms)
-    points, line, back = _end_points(geoms)
-    p_i, g_i = tree.query(points, predicate="dwithin", distance=max(tolerance, SNAP_TOLERANCE_M))
-    other = g_i != line[p_i]
-    p_i, g_i = p_i[other], g_i[other]
-    dist = shapely.distance(points[p_i], geoms[g_i])
-    touching_end = np.zeros(len(points), bool)
-    touching_end[p_i[dist <= SNAP_TOLERANCE_M]] = True
+    touching = np.zeros(2 * count, bool)
+    touching[e[dist <= SNAP_TOLERANCE_M]] = True
+    tee = (dist <= SNAP_TOLERANCE_M) & allowed & needs
 
-    # T-junctions: an end on another road gets a vertex of that road beneath it
-    t = (dist <= SNAP_TOLERANCE_M) & _allowed(graded[line[p_i]], graded[g_i])
-    t_points = shapely.line_interpolate_point(geoms[g_i[t]], shapely.line_locate_point(geoms[g_i[t]], points[p_i[t]]))
-    t_lines = g_i[t]
-
-    # dead ends: nearest allowed road ahead or beside, within the tolerance
-    c = (~touching_end[p_i]) & (dist <= tolerance) & _allowed(graded[line[p_i]], graded[g_i])
-    c &= _ahead(points[p_i], geoms[g_i], back[p_i, 0], back[p_i, 1], SNAP_TOLERANCE_M)
-    cand = pd.DataFrame({"end": p_i[c], "target": g_i[c], "dist": dist[c]})
-    cand = cand.sort_values(["end", "dist", "target"], kind="stable").drop_duplicates("end")
-    ends = cand["end"].to_numpy()
-    targets = cand["target"].to_numpy()
-    # two dead ends facing each other: one connector between the ends
-    n = len(geoms)
-    target_of = np.full(2 * n, -1)
+    bx, by = xy[back_vertex[e], 0], xy[back_vertex[e], 1]
+    c = ~touching[e] & (dist <= tolerance) & allowed & _ahead(px[e], py[e], nx_, ny_, bx, by)
+    pick = pd.DataFrame({"end": e[c], "dist": dist[c], "target": target[c], "row": np.flatnonzero(c)})
+    pick = pick.sort_values(["end", "dist", "target"], kind="stable").drop_duplicates("end")
+    ends, rows = pick["end"].to_numpy(), pick["row"].to_numpy()
+    targets = target[rows]
+    # two dead ends facing each other: one connector between the ends, from the lower one
+    target_of = np.full(2 * count, -1)
     target_of[ends] = targets
     mate = np.full(len(ends), -1)
-    for f in (targets + n, targets):  # the target's two ends; the first end wins a tie
-        facing = (target_of[f] == line[ends]) & (shapely.distance(points[ends], points[f]) <= tolerance)
-        mate = np.where(facing, f, mate)
+    for f in (targets + count, targets):  # the target's two ends; its first end wins a tie
+        gap = np.hypot(px[f] - px[ends], py[f] - py[ends])
+        mate = np.where((target_of[f] == end_line[ends]) & (gap <= tolerance), f, mate)
     paired = mate >= 0
-    skip = paired & (mate < ends)  # the pair is made once, from its lower end
-    start = points[ends[~skip]]
-    end_geom = shapely.line_interpolate_point(geoms[targets], shapely.line_locate_point(geoms[targets], points[ends]))
-    end_geom = np.where(paired, points[np.maximum(mate, 0)], end_geom)[~skip]
-    source = line[ends[~skip]]
-    target_line = targets[~skip]
-    return t_lines, t_points, start, end_geom, source, target_line, paired[~skip]
+    made = ~(paired & (mate < ends))
+    end_xy = np.where(paired[:, None], np.column_stack([px[np.maximum(mate, 0)], py[np.maximum(mate, 0)]]),
+                      np.column_stack([nx_[rows], ny_[rows]]))[made]
+    far = made & ~paired & needs[rows]
+    vertex_line = np.concatenate([target[tee], targets[far]])
+    vertex_along = np.concatenate([along[tee], along[rows][far]])
+    vertex_xy = np.concatenate([np.column_stack([nx_[tee], ny_[tee]]),
+                                np.column_stack([nx_[rows][far], ny_[rows][far]])])
+    start_xy = np.column_stack([px[ends[made]], py[ends[made]]])
+    return (vertex_line, vertex_along, vertex_xy), int(tee.sum()), (start_xy, end_xy, end_line[ends[made]])
 
 
-def _crossings(geoms, graded: np.ndarray):
-    """Points where two at-grade roads cross between their ends, per line."""
+def _crossings(xy, line, count: int, graded: np.ndarray):
+    """Vertices to add where two at-grade roads cross away from both roads' ends."""
+    segments = _Segments.of(xy, line)
+    first = np.searchsorted(line, np.arange(count))
+    last = np.r_[first[1:], len(line)] - 1
+    a, b = segments.tree.query(shapely_boxes(segments))
+    la, lb = segments.line[a], segments.line[b]
+    keep = (a < b) & (la != lb) & ~graded[la] & ~graded[lb]
+    a, b, la, lb = a[keep], b[keep], la[keep], lb[keep]
+    s_ = segments
+    rx, ry = s_.bx[a] - s_.ax[a], s_.by[a] - s_.ay[a]
+    qx, qy = s_.bx[b] - s_.ax[b], s_.by[b] - s_.ay[b]
+    denom = rx * qy - ry * qx
+    wx, wy = s_.ax[b] - s_.ax[a], s_.ay[b] - s_.ay[a]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (wx * qy - wy * qx) / denom
+        u = (wx * ry - wy * rx) / denom
+    hit = (denom != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
+    a, b, la, lb, t, u = a[hit], b[hit], la[hit], lb[hit], t[hit], u[hit]
+    pax, pay = s_.ax[a] + t * (s_.bx[a] - s_.ax[a]), s_.ay[a] + t * (s_.by[a] - s_.ay[a])
+    pbx, pby = s_.ax[b] + u * (s_.bx[b] - s_.ax[b]), s_.ay[b] + u * (s_.by[b] - s_.ay[b])
+
+    def off_ends(lines_, x_, y_):
+        d_first = np.hypot(xy[first[lines_], 0] - x_, xy[first[lines_], 1] - y_)
+        d_last = np.hypot(xy[last[lines_], 0] - x_, xy[last[lines_], 1] - y_)
+        return (d_first > SNAP_TOLERANCE_M) & (d_last > SNAP_TOLERANCE_M)
+
+    inside = off_ends(la, pax, pay) & off_ends(lb, pbx, pby)
+    need_a = inside & (np.minimum(t, 1 - t) * s_.length[a] > SNAP_TOLERANCE_M)
+    need_b = inside & (np.minimum(u, 1 - u) * s_.length[b] > SNAP_TOLERANCE_M)
+    # a vertex of one road lying on the other (crossing at the vertex) appears twice
+    new = pd.DataFrame({
+        "line": np.concatenate([la[need_a], lb[need_b]]),
+        "along": np.concatenate([s_.start_along[a] + t * s_.length[a], s_.start_along[b] + u * s_.length[b]])
+        [np.concatenate([need_a, need_b])],
+        "x": np.concatenate([pax[need_a], pbx[need_b]]), "y": np.concatenate([pay[need_a], pby[need_b]]),
+    })
+    new = new.assign(kx=new["x"].round(6), ky=new["y"].round(6)).drop_duplicates(["line", "kx", "ky"])
+    nodes = np.unique(np.round(np.column_stack([pax[need_a | need_b], pay[need_a | need_b]]), 3), axis=0)
+    return new["line"].to_numpy(), new["along"].to_numpy(), new[["x", "y"]].to_numpy(), nodes
+
+
+def shapely_boxes(segments: _Segments):
     import shapely
 
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    keep = (a < b) & ~graded[a] & ~graded[b]
-    a, b = a[keep], b[keep]
-    inter = shapely.intersection(geoms[a], geoms[b])
-    parts, which = shapely.get_parts(inter, return_index=True)
-    pts = shapely.get_type_id(parts) == 0
-    parts, which = parts[pts], which[pts]
-    la, lb = a[which], b[which]
-    ends_a = shapely.boundary(geoms[la])
-    ends_b = shapely.boundary(geoms[lb])
-    interior = ((shapely.distance(parts, ends_a) > SNAP_TOLERANCE_M)
-                & (shapely.distance(parts, ends_b) > SNAP_TOLERANCE_M))
-    parts, la, lb = parts[interior], la[interior], lb[interior]
-    return np.concatenate([la, lb]), np.concatenate([parts, parts])
+    return shapely.box(np.minimum(segments.ax, segments.bx), np.minimum(segments.ay, segments.by),
+                       np.maximum(segments.ax, segments.bx), np.maximum(segments.ay, segments.by))
 
 
 def repair_lines(lines, options) -> RepairResult:
@@ -405,65 +452,62 @@ def repair_lines(lines, options) -> RepairResult:
     frame = lines.frame
     utm = utm_crs(float(np.mean(lines.lon)), float(np.mean(lines.lat)))
     x, y = from_wgs84(lines.lon, lines.lat, utm)
-    geoms = shapely.linestrings(np.column_stack([x, y]), indices=lines.part)
-    part_feature = lines.feature[np.searchsorted(lines.part, np.arange(len(geoms)))]
+    xy, line = np.column_stack([x, y]).astype(float), lines.part.astype(np.int64)
+    count = int(line.max()) + 1 if len(line) else 0
+    part_feature = lines.feature[np.searchsorted(line, np.arange(count))]
     highway = lines.highway[part_feature]
-    graded_classes = options.grade_separated_highways()
-    graded = np.isin(highway, list(graded_classes)) | lines.bridge[part_feature]
+    graded = np.isin(highway, list(options.grade_separated_highways())) | lines.bridge[part_feature]
     oneway = lines.oneway[part_feature]
     tolerance = float(options.tolerance)
-
-    before, before_len = _pieces(geoms)
+    before_len = _pieces(xy, line, count)[1]
     repairs = []
 
-    # duplicates and zero-length lines
-    length = shapely.length(geoms)
-    zero = length <= _ZERO_LENGTH_M
+    # duplicates (same geometry, class and direction) and zero-length lines
+    geoms = shapely.linestrings(xy, indices=line)
+    zero = shapely.length(geoms) <= _ZERO_LENGTH_M
     keys = np.where(oneway == 0, shapely.to_wkb(shapely.normalize(geoms)), shapely.to_wkb(geoms))
-    key = pd.DataFrame({"g": keys, "h": highway, "o": oneway})
-    dup = key.duplicated().to_numpy() & ~zero
+    dup = pd.DataFrame({"g": keys, "h": highway, "o": oneway}).duplicated().to_numpy() & ~zero
     for kind, mask in (("zero_length", zero), ("duplicate", dup)):
         repairs.append(pd.DataFrame({"kind": kind, "length_m": 0.0, "geometry": geoms[mask]}))
     keep = ~(zero | dup)
-    geoms, part_feature, graded = geoms[keep], part_feature[keep], graded[keep]
-    added = np.zeros(len(geoms), bool)
+    renumber = np.cumsum(keep) - 1
+    kept = keep[line]
+    xy, line = xy[kept], renumber[line[kept]]
+    count = int(keep.sum())
+    part_feature, graded = part_feature[keep], graded[keep]
+    added = np.zeros(count, bool)
 
     t_count = 0
     for _ in range(_MAX_ROUNDS):
-        t_lines, t_points, start, end, source, target, _paired = _join_ends(geoms, graded, tolerance)
-        need = _needs_vertex(geoms, t_lines, t_points) if len(t_lines) else np.zeros(0, bool)
-        t_lines, t_points = t_lines[need], t_points[need]
-        t_count += len(t_lines)
-        repairs.append(pd.DataFrame({"kind": "t_junction", "length_m": 0.0, "geometry": t_points}))
-        # a connector's far end becomes a vertex of the road it joins
-        far_need = _needs_vertex(geoms, target, end) if len(target) else np.zeros(0, bool)
-        geoms = _insert_vertices(geoms, np.concatenate([t_lines, target[far_need]]),
-                                 np.concatenate([t_points, end[far_need]]))
+        (v_line, v_along, v_xy), tees, (start, end, source) = _join_ends(xy, line, count, graded, tolerance)
+        t_count += tees
+        repairs.append(pd.DataFrame({"kind": "t_junction", "length_m": 0.0,
+                                     "geometry": shapely.points(v_xy[:tees])}))
+        xy, line = _insert(xy, line, v_line, v_along, v_xy)
         if len(start) == 0:
             break
-        connectors = shapely.linestrings(np.stack([shapely.get_coordinates(start),
-                                                   shapely.get_coordinates(end)], axis=1))
+        connectors = shapely.linestrings(np.stack([start, end], axis=1))
         repairs.append(pd.DataFrame({"kind": "connector", "length_m": shapely.length(connectors),
                                      "geometry": connectors}))
-        geoms = np.concatenate([geoms, connectors])
+        xy = np.concatenate([xy, np.stack([start, end], axis=1).reshape(-1, 2)])
+        line = np.concatenate([line, np.repeat(np.arange(count, count + len(start)), 2)])
+        count += len(start)
         part_feature = np.concatenate([part_feature, part_feature[source]])
         graded = np.concatenate([graded, graded[source]])
-        added = np.concatenate([added, np.ones(len(connectors), bool)])
+        added = np.concatenate([added, np.ones(len(start), bool)])
 
-    cross_lines, cross_points = _crossings(geoms, graded)
-    need = _needs_vertex(geoms, cross_lines, cross_points) if len(cross_lines) else np.zeros(0, bool)
-    geoms = _insert_vertices(geoms, cross_lines[need], cross_points[need])
-    crossing_nodes = shapely.points(np.unique(shapely.get_coordinates(cross_points[need]), axis=0))
-    repairs.append(pd.DataFrame({"kind": "crossing", "length_m": 0.0, "geometry": crossing_nodes}))
+    c_line, c_along, c_xy, crossing_nodes = _crossings(xy, line, count, graded)
+    xy, line = _insert(xy, line, c_line, c_along, c_xy)
+    repairs.append(pd.DataFrame({"kind": "crossing", "length_m": 0.0,
+                                 "geometry": shapely.points(crossing_nodes)}))
 
-    after, after_len = _pieces(geoms)
-    repairs = pd.concat([r for r in repairs if len(r)], ignore_index=True) if any(len(r) for r in repairs) \
-        else pd.DataFrame({"kind": pd.Series(dtype=str), "length_m": pd.Series(dtype=float), "geometry": []})
+    after, after_len = _pieces(xy, line, count)
+    repairs = pd.concat([r for r in repairs if len(r)] or [repairs[0]], ignore_index=True)
 
     def to_wgs(g):
-        coords, idx = shapely.get_coordinates(g, return_index=True)
+        coords = shapely.get_coordinates(g)
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1], utm)
-        return shapely.set_coordinates(g.copy(), np.column_stack([lon, lat]))
+        return shapely.set_coordinates(np.array(g, dtype=object), np.column_stack([lon, lat]))
 
     columns = [c for c in frame.columns if c != frame.geometry.name]
     attrs = frame[columns].iloc[part_feature].reset_index(drop=True)
@@ -471,13 +515,12 @@ def repair_lines(lines, options) -> RepairResult:
         two_way = np.flatnonzero(lines.oneway == 0)
         if len(two_way):  # connectors run both ways
             attrs.loc[added, lines.oneway_column] = frame[lines.oneway_column].iloc[two_way[0]]
+    geoms = shapely.linestrings(xy, indices=line)
     roads = gpd.GeoDataFrame(attrs.assign(added=added), geometry=to_wgs(geoms), crs="EPSG:4326")
-    largest = np.argmax(after_len)
-    outside = after != largest
+    outside = after != np.argmax(after_len)
     disconnected = roads[outside].assign(piece=after[outside], piece_length_m=after_len[after[outside]])
     repairs_gdf = gpd.GeoDataFrame(repairs[["kind", "length_m"]],
-                                   geometry=to_wgs(np.asarray(repairs["geometry"], dtype=object)),
-                                   crs="EPSG:4326")
+                                   geometry=to_wgs(repairs["geometry"].to_numpy()), crs="EPSG:4326")
     connectors = repairs_gdf[repairs_gdf["kind"] == "connector"]
     summary = {
         "pieces_before": int(len(before_len)), "pieces_after": int(len(after_len)),
