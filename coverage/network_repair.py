@@ -277,6 +277,7 @@ class _Segments:
     line: np.ndarray
     start_along: np.ndarray  # distance along the line at A
     length: np.ndarray
+    boxes: np.ndarray
     tree: object
 
     @classmethod
@@ -289,9 +290,10 @@ class _Segments:
         cum = np.concatenate([[0.0], np.cumsum(length)])
         first = np.searchsorted(j, np.searchsorted(line, line[j]))  # first segment of each one's line
         start_along = cum[:-1] - cum[first]
-        tree = shapely.STRtree(shapely.box(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
-                                           np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])))
-        return cls(a[:, 0], a[:, 1], b[:, 0], b[:, 1], line[j], start_along, length, tree)
+        boxes = shapely.box(np.minimum(a[:, 0], b[:, 0]), np.minimum(a[:, 1], b[:, 1]),
+                            np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1]))
+        return cls(a[:, 0], a[:, 1], b[:, 0], b[:, 1], line[j], start_along, length, boxes,
+                   shapely.STRtree(boxes))
 
     def near(self, px, py, radius: float):
         """Pairs (point, segment) whose boxes are within ``radius``."""
@@ -390,7 +392,7 @@ def _crossings(xy, line, count: int, graded: np.ndarray):
     segments = _Segments.of(xy, line)
     first = np.searchsorted(line, np.arange(count))
     last = np.r_[first[1:], len(line)] - 1
-    a, b = segments.tree.query(shapely_boxes(segments))
+    a, b = segments.tree.query(segments.boxes)
     la, lb = segments.line[a], segments.line[b]
     keep = (a < b) & (la != lb) & ~graded[la] & ~graded[lb]
     a, b, la, lb = a[keep], b[keep], la[keep], lb[keep]
@@ -425,13 +427,6 @@ def _crossings(xy, line, count: int, graded: np.ndarray):
     new = new.assign(kx=new["x"].round(6), ky=new["y"].round(6)).drop_duplicates(["line", "kx", "ky"])
     nodes = np.unique(np.round(np.column_stack([pax[need_a | need_b], pay[need_a | need_b]]), 3), axis=0)
     return new["line"].to_numpy(), new["along"].to_numpy(), new[["x", "y"]].to_numpy(), nodes
-
-
-def shapely_boxes(segments: _Segments):
-    import shapely
-
-    return shapely.box(np.minimum(segments.ax, segments.bx), np.minimum(segments.ay, segments.by),
-                       np.maximum(segments.ax, segments.bx), np.maximum(segments.ay, segments.by))
 
 
 def repair_lines(lines, options) -> RepairResult:

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from planner_roads import hand_repaired_graph, lonlat, write_planner_roads  # noqa: E402
 
 from coverage.cli import main  # noqa: E402
+from coverage.errors import InputError  # noqa: E402
 from coverage.modes import speed_table  # noqa: E402
 from coverage.network import read_network  # noqa: E402
 from coverage.network_repair import repair_road_file, topology_report  # noqa: E402
@@ -165,6 +166,16 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     assert main(["validate", str(pack)]) == 0
     captured = capsys.readouterr()
     assert "连通片 pieces" in captured.out and "路网不连通" in captured.err
+    # batch parts read the file with the same options, and changing them redoes the parts
+    from coverage.batch import make_tasks, read_network_window
+    from coverage.region import load_region
+
+    task = make_tasks(load_region(pack), targets=False)[0]
+    assert '"class_column": "ROADLEVEL"' in task.network_options
+    window = read_network_window(task.network, (100, 20, 110, 35), {"class_column": "ROADLEVEL"})
+    assert len(window.edges) == len(read_network(raw).edges)
+    with pytest.raises(InputError, match="unknown road class 'H0'"):
+        read_network_window(task.network, (100, 20, 110, 35), {"class_column": "NAME"})
     manifest.write_text(text + '\n[network]\ntolerance = "far"\n', encoding="utf-8")
     assert main(["validate", str(pack)]) == 2
     assert "region.toml, network.tolerance: expected metres" in capsys.readouterr().err
