@@ -18,7 +18,7 @@ from coverage.errors import InputError  # noqa: E402
 from coverage.modes import speed_table  # noqa: E402
 from coverage.network import read_network  # noqa: E402
 from coverage.network_repair import repair_road_file, topology_report  # noqa: E402
-from coverage.roadfile import RoadFileOptions, RoadFileWarning, open_network  # noqa: E402
+from coverage.roadfile import RoadFileWarning, open_network  # noqa: E402
 
 
 @pytest.fixture(scope="module")
