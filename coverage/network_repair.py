@@ -190,7 +190,7 @@ def format_topology(report: dict) -> str:
         f"  平交未打断 at-grade crossings without a shared node: {report['unnoded_crossings']:,}",
     ]
     warning = fragmentation_warning(report)
-    return "\n".join(lines + ([warning] if warning else []))
+    return "\n".join(lines + ([f"⚠ {warning}"] if warning else []))
 
 
 def fragmentation_warning(report: dict, source: str = "") -> str | None:
@@ -198,7 +198,7 @@ def fragmentation_warning(report: dict, source: str = "") -> str | None:
     if not report["fragmented"]:
         return None
     where = f"{source}: " if source else ""
-    return (f"⚠ {where}路网不连通：{report['pieces']:,} 个连通片，最大片仅占总长 "
+    return (f"{where}路网不连通：{report['pieces']:,} 个连通片，最大片仅占总长 "
             f"{report['largest_share']:.0%}，可达性会被低估；请先运行 coverage network repair。 / "
             f"The road network is fragmented: {report['pieces']:,} pieces, the largest holds "
             f"{report['largest_share']:.0%} of the length; travel times are understated until it "

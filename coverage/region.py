@@ -63,7 +63,13 @@ class Region:
                                  field="files.network")
             from coverage.roadfile import open_network
 
+            from coverage.network_repair import fragmentation_warning
+
             self._network = open_network(self.network_path, self.network_options)
+            # a fragmented network is said beside the results, in the app and the report too
+            caveats = {k: v for k, v in self.caveats.items() if k != "network_topology"}
+            text = fragmentation_warning(self._network.topology)
+            self.caveats = {**caveats, "network_topology": text} if text else caveats
             self._network.provenance = {**self.provenance.get("network", {}),
                                         **self._network.provenance}
         return self._network

@@ -166,6 +166,7 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     assert main(["validate", str(pack)]) == 0
     captured = capsys.readouterr()
     assert "连通片 pieces" in captured.out and "路网不连通" in captured.err
+    assert "  ⚠ 路网不连通" in captured.out  # a caveat of the pack once its network is loaded
     # batch parts read the file with the same options, and changing them redoes the parts
     from coverage.batch import make_tasks, read_network_window
     from coverage.region import load_region
