@@ -181,3 +181,21 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     assert main(["validate", str(pack)]) == 2
     assert "region.toml, network.tolerance: expected metres" in capsys.readouterr().err
     assert raw.exists()
+
+
+def test_bridge_column_and_grade_separated_classes_are_never_noded(planner, tmp_path):
+    from coverage.roadfile import RoadFileOptions
+
+    lines = [shapely.LineString([(640_000, 3_290_000), (640_400, 3_290_000)]),
+             shapely.LineString([(640_200, 3_289_800), (640_200, 3_290_200)])]
+    for flag, noded in (("否", 1), ("是", 0)):
+        path = tmp_path / f"bridge_{noded}.geojson"
+        gpd.GeoDataFrame({"等级": ["支路", "主干路"], "桥梁": ["否", flag]}, geometry=lines,
+                         crs="EPSG:32648").to_file(path, engine="pyogrio")
+        result = repair_road_file(path, tmp_path / f"bridge_{noded}.gpkg")
+        assert result.summary["crossings_noded"] == noded
+        assert result.summary["pieces_after"] == 2 - noded
+    # with no grade-separated class, the expressway is noded where it crosses the four streets
+    raw, _, result = planner
+    open_all = repair_road_file(raw, tmp_path / "all.gpkg", RoadFileOptions(grade_separated=()))
+    assert open_all.summary["crossings_noded"] == result.summary["crossings_noded"] + 4
