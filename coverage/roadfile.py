@@ -623,10 +623,15 @@ def open_network(path: str | Path, options: RoadFileOptions | None = None) -> Ro
 
 def command_network(args, region=None) -> RoadNetwork:
     """The network a command works on: ``--network`` or the pack's, read with the pack's
-    ``[network]`` options under the command's flags (:func:`add_network_arguments`)."""
+    ``[network]`` options (its reading options only for its own file) under the
+    command's flags (:func:`add_network_arguments`)."""
     base = getattr(region, "network_options", None) or RoadFileOptions()
-    options = options_from_args(args, base)
     path = getattr(args, "network", None)
+    if path is not None and (region is None or region.network_path is None
+                             or Path(path).resolve() != Path(region.network_path).resolve()):
+        # another file: the pack's reading options describe its own file, not this one
+        base = RoadFileOptions(tolerance=base.tolerance, grade_separated=base.grade_separated)
+    options = options_from_args(args, base)
     if path is None:
         if region is None:
             raise InputError(None, "no road network: give --network FILE", field="--network")

@@ -167,6 +167,13 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "连通片 pieces" in captured.out and "路网不连通" in captured.err
     assert "  ⚠ 路网不连通" in captured.out  # a caveat of the pack once its network is loaded
+    # another road file given to a command is not read with the pack's file's options
+    points = tmp_path / "points.csv"
+    points.write_text("id,lon,lat\n1,106.30,29.60\n", encoding="utf-8")
+    roads_cn = Path(__file__).parent / "data" / "roads_cn.geojson"
+    assert main(["traveltime", "--region", str(pack), "--mode", "walk", "--points", str(points),
+                 "--network", str(roads_cn), "--out", str(tmp_path / "t.csv")]) == 0
+    capsys.readouterr()
     # batch parts read the file with the same options, and changing them redoes the parts
     from coverage.batch import make_tasks, read_network_window
     from coverage.region import load_region
