@@ -164,25 +164,14 @@ def _add_network(sub) -> None:
 
 def _run_network_info(args) -> int:
     from coverage.network import format_network_info, network_info, read_network
-    from coverage.network_repair import format_topology
+    from coverage.network_repair import check_network, format_topology
     from coverage.roadfile import options_from_args
 
     options = options_from_args(args)
     network = read_network(args.file, **options.reader_kwargs())
     print(format_network_info(network_info(network)))
-    print(format_topology(_quiet_check(network, options)))
+    print(format_topology(check_network(network, options, warn=False)))
     return 0
-
-
-def _quiet_check(network, options) -> dict:
-    """The topology report without the warning: ``network info`` prints it in full."""
-    import warnings
-
-    from coverage.network_repair import check_network
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return check_network(network, options)
 
 
 def _run_network_repair(args) -> int:

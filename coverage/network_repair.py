@@ -205,11 +205,12 @@ def fragmentation_warning(report: dict, source: str = "") -> str | None:
             f"is repaired (coverage network repair).")
 
 
-def check_network(network: RoadNetwork, options=None) -> dict:
+def check_network(network: RoadNetwork, options=None, *, warn: bool = True) -> dict:
     """:func:`topology_report` with a pack's or command's road-file options, warning if fragmented.
 
     The warning (:class:`coverage.roadfile.RoadFileWarning`) is what commands print and
-    the app shows; the report is also kept as ``network.topology``.
+    the app shows (``warn=False`` for callers that print the report in full); the report
+    is also kept as ``network.topology``.
     """
     import warnings
 
@@ -220,7 +221,7 @@ def check_network(network: RoadNetwork, options=None) -> dict:
                              grade_separated=options.grade_separated_highways())
     network.topology = report
     text = fragmentation_warning(report, Path(network.source).name if network.source else "")
-    if text:
+    if text and warn:
         warnings.warn(text, RoadFileWarning, stacklevel=2)
     return report
 
