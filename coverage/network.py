@@ -534,8 +534,8 @@ def check_overpass(url: str = OVERPASS_URL, timeout: float = 5.0) -> None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise InputError(None, f"无法连接 cannot reach the Overpass server {url} ({reason}); "
-                         "离线时 offline: download a provincial OpenStreetMap extract (.osm.pbf, e.g. "
-                         "Geofabrik's china/chongqing) or use the planner's road file, and name it as "
+                         "离线时 offline: use a provincial OpenStreetMap extract (.osm.pbf, e.g. cut from "
+                         "Geofabrik's asia/china with osmium extract) or the planner's road file, named as "
                          "files.network in region.toml (or --network); --overpass-url points to a "
                          "mirror or an intranet Overpass") from None
 
