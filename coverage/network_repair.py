@@ -199,10 +199,10 @@ def fragmentation_warning(report: dict, source: str = "") -> str | None:
         return None
     where = f"{source}: " if source else ""
     return (f"{where}路网不连通：{report['pieces']:,} 个连通片，最大片仅占总长 "
-            f"{report['largest_share']:.0%}，可达性会被低估；请先运行 coverage network repair。 / "
+            f"{report['largest_share']:.0%}，孤立片上的居民到不了机构；请核对路网或运行 coverage network repair。 / "
             f"The road network is fragmented: {report['pieces']:,} pieces, the largest holds "
-            f"{report['largest_share']:.0%} of the length; travel times are understated until it "
-            f"is repaired (coverage network repair).")
+            f"{report['largest_share']:.0%} of the length; residents on the other pieces reach no "
+            f"facility across them. Check the file or repair it (coverage network repair).")
 
 
 def check_network(network: RoadNetwork, options=None, *, warn: bool = True) -> dict:
