@@ -150,6 +150,11 @@ class RoadFileOptions:
         """The reading options that are set, as keyword arguments of :func:`read_road_file`."""
         return {k: getattr(self, k) for k in self.READING if getattr(self, k) is not None}
 
+    def for_other_file(self) -> "RoadFileOptions":
+        """These options for another road file: the topology ones only (the reading ones
+        describe the pack's own file)."""
+        return RoadFileOptions(tolerance=self.tolerance, grade_separated=self.grade_separated)
+
     def grade_separated_highways(self) -> frozenset[str]:
         """The normalised OSM classes of :attr:`grade_separated`."""
         classes = road_classes(self.class_mapping)
@@ -629,8 +634,7 @@ def command_network(args, region=None) -> RoadNetwork:
     path = getattr(args, "network", None)
     if path is not None and (region is None or region.network_path is None
                              or Path(path).resolve() != Path(region.network_path).resolve()):
-        # another file: the pack's reading options describe its own file, not this one
-        base = RoadFileOptions(tolerance=base.tolerance, grade_separated=base.grade_separated)
+        base = base.for_other_file()
     options = options_from_args(args, base)
     if path is None:
         if region is None:

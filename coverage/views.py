@@ -228,6 +228,8 @@ def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
     if roads is not None:
         changes["files"] = {**region.files, "network": read_upload(*roads, "network")}
         changes["_network"] = None
+        if region.network_options is not None:  # the pack's reading options fit its own file only
+            changes["network_options"] = region.network_options.for_other_file()
     region = dataclasses.replace(region, **changes)
     if roads is not None:
         region.load_network()

@@ -152,6 +152,8 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     """A pack whose road file is the planner's, read with region.toml [network] options."""
     import shutil
 
+    from coverage.region import load_region
+
     root = Path(__file__).resolve().parents[1]
     pack = tmp_path / "pack"
     shutil.copytree(root / "regions" / "beibei", pack, ignore=shutil.ignore_patterns("layers", "cache"))
@@ -174,9 +176,16 @@ def test_pack_network_options_reach_every_command(tmp_path, capsys):
     assert main(["traveltime", "--region", str(pack), "--mode", "walk", "--points", str(points),
                  "--network", str(roads_cn), "--out", str(tmp_path / "t.csv")]) == 0
     capsys.readouterr()
+    # so is a road file uploaded in the app; a fragmented upload becomes a caveat
+    from coverage.views import with_uploads
+
+    region = load_region(pack)
+    with pytest.warns(RoadFileWarning, match="fragmented"):
+        uploaded, _ = with_uploads(region, roads=(roads_cn.read_bytes(), "roads.geojson"))
+    assert "路网不连通" in uploaded.caveats["network_topology"]
+    assert region.network_options.class_column == "ROADLEVEL"
     # batch parts read the file with the same options, and changing them redoes the parts
     from coverage.batch import make_tasks, read_network_window
-    from coverage.region import load_region
 
     task = make_tasks(load_region(pack), targets=False)[0]
     assert '"class_column": "ROADLEVEL"' in task.network_options
