@@ -219,7 +219,8 @@ class PartTask:
     largest time each mode must be exact within, and ``buffers`` the matching
     ``(mode, metres)`` (:func:`reach_m`); ``targets`` says whether the pack's
     targets are measured; ``inputs`` fingerprints the input files (sizes and
-    modification times).
+    modification times); ``network_options`` is the JSON of the pack's road-file
+    reading options (``region.toml`` ``[network]``), so changing them redoes the parts.
     """
 
     part: str
@@ -238,6 +239,7 @@ class PartTask:
     raster: str | None
     cell_m: float
     inputs: str
+    network_options: str = "{}"
 
     @property
     def mode_arg(self) -> str | dict[str, str]:
@@ -307,6 +309,9 @@ def make_tasks(region, split_by: str = "county", *, minutes: Sequence[float] = (
                      types=tuple(types), year=year, gap_minutes=float(gap_minutes),
                      targets=targets, horizons=horizons, buffers=buffers, exact=exact, network=str(region.network_path),
                      raster=None if raster is None else str(raster), cell_m=cell_m,
+                     network_options=json.dumps(region.network_options.reader_kwargs()
+                                                if region.network_options else {},
+                                                sort_keys=True, ensure_ascii=False),
                      inputs=inputs)
             for part, codes in split_townships(region.townships, split_by).items()]
 
@@ -351,18 +356,19 @@ def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
     return path
 
 
-def read_network_window(path: str | Path, bounds: tuple[float, float, float, float]) -> RoadNetwork:
+def read_network_window(path: str | Path, bounds: tuple[float, float, float, float],
+                        options: dict | None = None) -> RoadNetwork:
     """The edges with at least one end inside WGS-84 ``bounds``, and their nodes.
 
     A ``.parquet`` edge table (:func:`write_network_parquet`) is read by window, row
     groups outside it skipped; any other network file is read whole
-    (:func:`coverage.network.read_network`) and cut.
+    (:func:`coverage.network.read_network`, with road-file ``options``) and cut.
     """
     path = Path(path)
     if path.suffix == ".parquet":
         return read_edge_table(path, bounds)
     west, south, east, north = bounds
-    network = read_network(path)
+    network = read_network(path, **(options or {}))
     lon, lat = network.nodes["x"].to_numpy(float), network.nodes["y"].to_numpy(float)
     keep = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     return _edges_touching(network, pd.Index(network.nodes.index[keep]))
@@ -500,7 +506,8 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
             to_wgs.transform(c[:, 0], c[:, 1]))).bounds
 
     widest = _buffer(area, max(buffers.values()))
-    window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)))
+    window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)),
+                                 json.loads(task.network_options))
     networks = {m: clip_network(window, _buffer(area, b), region.metric_crs)
                 for m, b in buffers.items()}
     facilities = part_facilities(region, task, widest)

@@ -33,11 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``coverage`` console command."""
+    import warnings
+
     from coverage.drivers import restrict_gdal
 
     restrict_gdal()  # before any GDAL import: no VRT driver for this process
+    shown = warnings.showwarning
+
+    def one_line(message, category, *rest, **kw):
+        # road-file warnings (a fragmented network, a missing class column) are for the user
+        if category.__name__ == "RoadFileWarning":
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **kw)
+
     try:
         args = build_parser().parse_args(argv)
+        warnings.showwarning = one_line
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -55,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error (内部错误): {type(exc).__name__}: {detail} "
               "(COVERAGE_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = shown
 
 
 def _check_out(args, region, *inputs) -> None:
@@ -92,7 +106,14 @@ def _add_routing_options(p) -> None:
     p.add_argument("--types", help="facility types, comma-separated (default: all)")
     p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
+    _network_arguments(p)
     _add_dem_option(p)
+
+
+def _network_arguments(p, **kw) -> None:
+    from coverage.roadfile import add_network_arguments
+
+    add_network_arguments(p, **kw)
 
 
 def _add_dem_option(p) -> None:
@@ -117,7 +138,7 @@ def _load_region(args):
 def _routing_inputs(args):
     """The region, its facilities open for ``--year``/``--types`` and the mode's graph."""
     from coverage.facilities import active_facilities
-    from coverage.network import read_network
+    from coverage.roadfile import command_network
     from coverage.routing import build_graph
 
     region = _load_region(args)
@@ -128,7 +149,7 @@ def _routing_inputs(args):
         raise InputError(region.files["facilities"], "no facility is open"
                          + (f" in {args.year}" if args.year else "")
                          + (f" of types {args.types}" if types else ""), field="type")
-    network = read_network(args.network) if args.network else region.load_network()
+    network = command_network(args, region)
     return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs,
                                            **region.graph_options())
 
@@ -167,33 +188,60 @@ def _run_traveltime(args) -> int:
 # --- network ------------------------------------------------------------------
 
 def _add_network(sub) -> None:
-    p = sub.add_parser("network", help="road networks: summarise a file, download a region's roads")
+    p = sub.add_parser("network", help="road networks: summarise, repair, download a region's roads")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    info = actions.add_parser("info", help="print nodes, edges, components and length by class")
+    info = actions.add_parser("info", help="print nodes, edges, connectivity and length by class")
     info.add_argument("file", help="road network: .osm, .osm.pbf, .graphml, .shp, .gpkg, .geojson")
-    info.add_argument("--crs", help="CRS of a road file's coordinates, e.g. GCJ02, BD09, EPSG:32648")
-    info.add_argument("--class-column", help="road-class column of a road file (default: detected)")
+    _network_arguments(info, crs_alias=True)
     info.set_defaults(func=_run_network_info)
+    repair = actions.add_parser("repair", help="repair a road file: node at-grade crossings, join "
+                                "T-junctions and dead ends within the tolerance, drop duplicates")
+    repair.add_argument("file", help="road file: .shp, .gpkg, .geojson")
+    repair.add_argument("--out", required=True, help="new GeoPackage: layers roads, repairs, disconnected")
+    _network_arguments(repair, crs_alias=True)
+    repair.set_defaults(func=_run_network_repair)
     fetch = actions.add_parser("fetch", help="download a region's OpenStreetMap roads into its cache")
     fetch.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
     fetch.add_argument("--type", default="all", help="OSMnx network type (default: all)")
+    fetch.add_argument("--overpass-url", help="Overpass API of a mirror or an intranet server "
+                       "(default: https://overpass-api.de/api)")
+    fetch.add_argument("--timeout", type=float, default=5.0,
+                       help="seconds to wait for the server to answer (default: 5)")
     fetch.set_defaults(func=_run_network_fetch)
 
 
 def _run_network_info(args) -> int:
     from coverage.network import format_network_info, network_info, read_network
+    from coverage.network_repair import check_network, format_topology
+    from coverage.roadfile import options_from_args
 
-    options = {k: v for k, v in (("crs", args.crs), ("class_column", args.class_column)) if v}
-    print(format_network_info(network_info(read_network(args.file, **options))))
+    options = options_from_args(args)
+    network = read_network(args.file, **options.reader_kwargs())
+    print(format_network_info(network_info(network)))
+    print(format_topology(check_network(network, options, warn=False)))
+    return 0
+
+
+def _run_network_repair(args) -> int:
+    from coverage.network_repair import format_summary, repair_road_file
+    from coverage.roadfile import options_from_args
+
+    result = repair_road_file(args.file, args.out, options_from_args(args))
+    print(format_summary(result.summary))
+    print(f"已写入 written: {args.out} (roads, repairs, disconnected)")
     return 0
 
 
 def _run_network_fetch(args) -> int:
-    from coverage.network import fetch_network
+    from coverage.network import OVERPASS_URL, fetch_network
     from coverage.region import load_region
 
     region = load_region(args.region)
-    path = fetch_network(region.boundary, region.path / "cache" / "network", network_type=args.type)
+    url = args.overpass_url or OVERPASS_URL
+    print(f"下载 downloading OpenStreetMap roads of {region.name_zh} from {url} "
+          f"(检查服务器 checking the server, {args.timeout:g} s)…", file=sys.stderr, flush=True)
+    path = fetch_network(region.boundary, region.path / "cache" / "network", network_type=args.type,
+                         overpass_url=url, timeout=args.timeout)
     print(path)
     return 0
 

@@ -9,8 +9,8 @@ Sources, all read by :func:`read_network` according to the file suffix:
 * OpenStreetMap XML (``.osm``, ``.osm.bz2``, ``.xml``) and PBF (``.osm.pbf``,
   ``.pbf``), both through pyosmium, vectorised (:func:`read_osm`);
 * GraphML saved by OSMnx (``.graphml``), e.g. by :func:`fetch_network`;
-* a planner's own road file (``.shp``, ``.gpkg``, ``.geojson``) with a road-class
-  column in Chinese (城市道路等级 of CJJ 37, 公路行政等级 and 技术等级) or OSM terms.
+* a planner's own road file (``.shp``, ``.gpkg``, ``.geojson``) through
+  :mod:`coverage.roadfile` (class column found by name or values, Chinese classes).
 
 Both OSM formats go through one reader, so one extract yields the same network both
 ways, the same as OSMnx's unsimplified graph of it: ways whose ``highway`` value is a
@@ -58,12 +58,15 @@ class RoadNetwork:
         Path or description of where the network came from.
     provenance
         ``{'source': ..., 'quality': 'surveyed'|'official'|'estimated'|'synthetic'|...}``.
+    topology
+        Connectivity report (:func:`coverage.network_repair.topology_report`) once checked.
     """
 
     nodes: pd.DataFrame
     edges: pd.DataFrame
     source: str = ""
     provenance: dict = field(default_factory=dict)
+    topology: dict | None = None
 
 
 #: Earth radius (m) of OSMnx's great-circle lengths, so every loader measures alike.
@@ -79,19 +82,9 @@ REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 #: Classes that are one-way without a tag (OSM wiki, Key:oneway).
 IMPLIED_ONEWAY = frozenset({"motorway"})
 
-#: Column names searched, in order, in a planner's road file.
-CLASS_COLUMNS = ("等级", "道路等级", "技术等级", "类型", "类别", "class", "fclass",
-                 "highway", "type", "road_class")
-ONEWAY_COLUMNS = ("单行", "单向", "oneway")
-LANES_COLUMNS = ("车道数", "lanes")
-NAME_COLUMNS = ("名称", "道路名称", "路名", "name")
-
 #: Line vertices of a road file closer than this (m) become one node.
 SNAP_TOLERANCE_M = 0.5
 
-_ONEWAY_YES = frozenset({"yes", "y", "1", "true", "t", "是", "单行", "单向"})
-_ONEWAY_REVERSE = frozenset({"-1", "reverse"})
-_ONEWAY_NO = frozenset({"", "no", "n", "0", "false", "f", "否", "双向", "双行", "nan", "none"})
 _UNDEFINED_COORDINATE = 2**31 - 1  # libosmium's x/y of a node missing from the file
 _XML_SUFFIXES = (".osm", ".osm.bz2", ".xml")
 _PBF_SUFFIXES = (".osm.pbf", ".pbf")
@@ -397,36 +390,6 @@ def read_graphml(path: str | Path) -> RoadNetwork:
 
 # --- a planner's road file ---------------------------------------------------
 
-def _find_column(columns, given: str | None, candidates: tuple[str, ...], path: Path, what: str):
-    """The column named ``given`` or the first of ``candidates`` present (case-insensitive)."""
-    folded = {_fold(c): c for c in columns}
-    if given is not None:
-        if _fold(given) not in folded:
-            raise InputError(path, f"no {what} column {given!r}; columns found: {', '.join(map(str, columns))}")
-        return folded[_fold(given)]
-    for name in candidates:
-        if _fold(name) in folded:
-            return folded[_fold(name)]
-    return None
-
-
-def _oneway_codes(values: pd.Series, path: Path, field: str) -> np.ndarray:
-    """0 two-way, 1 one-way along the line, -1 one-way against it."""
-    def fold(v):
-        text = _fold(v)
-        return text[:-2] if text.endswith(".0") else text
-
-    folded = values.map(fold)
-    codes = np.select([folded.isin(_ONEWAY_YES), folded.isin(_ONEWAY_REVERSE), folded.isin(_ONEWAY_NO)],
-                      [1, -1, 0], default=2)
-    bad = np.flatnonzero(codes == 2)
-    if len(bad):
-        raise InputError(path, f"{values.iloc[bad[0]]!r} is not a one-way value; expected "
-                         "是/yes/1/T (one-way along the line), -1 (against it) or 否/no/0/F/empty",
-                         row=int(bad[0]) + 1, field=field, kind="feature")
-    return codes
-
-
 def _snap_nodes(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarray:
     """Node label per vertex: vertices within ``tolerance`` metres share one node."""
     from scipy.sparse import coo_array
@@ -439,137 +402,15 @@ def _snap_nodes(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarray:
     return connected_components(links, directed=False)[1]
 
 
-def read_road_file(
-    path: str | Path,
-    *,
-    crs: str | int | None = None,
-    class_column: str | None = None,
-    oneway_column: str | None = None,
-    lanes_column: str | None = None,
-    name_column: str | None = None,
-    mapping: dict | str | Path | None = None,
-    layer: str | int | None = None,
-) -> RoadNetwork:
-    """Read a planner's road lines (Shapefile, GeoPackage, GeoJSON) into a RoadNetwork.
-
-    Each line vertex becomes a node, so travel follows the drawn line; vertices of
-    different lines within :data:`SNAP_TOLERANCE_M` (in the UTM zone of the data)
-    become one node, joining lines that touch. Lines that cross without a shared
-    vertex (bridges, tunnels) stay apart.
-
-    Parameters
-    ----------
-    path
-        The file.
-    crs
-        The coordinates' CRS when the file does not say or says wrongly: ``'GCJ02'``
-        (高德/腾讯) or ``'BD09'`` (百度) for lon/lat read off Chinese web maps, or an
-        EPSG code. By default the file's own CRS; WGS-84 if it has none.
-    class_column
-        The road-class column; by default the first of :data:`CLASS_COLUMNS`.
-        Values are 城市道路 classes (快速路, 主干路, 次干路, 支路, 匝道), 公路 classes
-        (高速公路, 国道, 省道, 县道, 乡道, 村道; 一级公路 ...) or OSM classes, mapped
-        by ``coverage/data/road_classes.csv``.
-    oneway_column, lanes_column, name_column
-        Optional columns; by default the first present of :data:`ONEWAY_COLUMNS`
-        (是/yes/1/T one-way along the line, -1 against it), :data:`LANES_COLUMNS`
-        and :data:`NAME_COLUMNS`.
-    mapping
-        Extra or overriding class names, see :func:`road_classes`.
-    layer
-        Layer of a multi-layer file (GeoPackage).
-
-    Raises
-    ------
-    InputError
-        For a missing, empty or unreadable file, no usable class column, unknown
-        class or one-way values (naming the feature), or geometries that are not
-        lines.
-    """
-    import shapely
-
-    from coverage.crs import from_wgs84, normalise_crs_name, to_wgs84, utm_crs
-    from coverage.drivers import read_features
-
-    path = _existing_file(path)
-    gdf = read_features(path, layer=layer)  # its format's driver only, never VRT
-    columns = [c for c in gdf.columns if c != gdf.geometry.name]
-
-    column = _find_column(columns, class_column, CLASS_COLUMNS, path, "road-class")
-    classes = road_classes(mapping)
-    if column is None:
-        raise InputError(path, f"no road-class column; columns found: {', '.join(map(str, columns)) or 'none'}; "
-                         f"expected one of {', '.join(CLASS_COLUMNS)}")
-    highway = gdf[column].map(lambda c: classes.get(_fold(c)) if pd.notna(c) else None)
-    unknown = np.flatnonzero(highway.isna())
-    if len(unknown):
-        first = int(unknown[0])
-        accepted = ", ".join(sorted(set(pd.read_csv(DEFAULT_ROAD_CLASSES)["name"]) | set(classes)))
-        others = f" ({len(unknown) - 1} more features have unknown classes)" if len(unknown) > 1 else ""
-        raise InputError(path, f"unknown road class {gdf[column].iloc[first]!r}{others}; "
-                         f"accepted classes: {accepted}", row=first + 1, field=column, kind="feature")
-
-    geoms = gdf.geometry.to_numpy()
-    kinds = shapely.get_type_id(geoms)
-    bad = np.flatnonzero(~np.isin(kinds, (1, 2, 5)))  # LineString, LinearRing, MultiLineString
-    if len(bad):
-        what = geoms[bad[0]].geom_type if geoms[bad[0]] is not None else "empty geometry"
-        raise InputError(path, f"{what} is not a line; expected LineString or MultiLineString",
-                         row=int(bad[0]) + 1, field="geometry", kind="feature")
-
-    def optional(given, candidates, what):
-        name = _find_column(columns, given, candidates, path, what)
-        return (name, gdf[name]) if name is not None else (None, None)
-
-    oneway_name, oneway_values = optional(oneway_column, ONEWAY_COLUMNS, "one-way")
-    oneway = (_oneway_codes(oneway_values, path, oneway_name) if oneway_name
-              else np.zeros(len(gdf), dtype=int))
-    _, lanes = optional(lanes_column, LANES_COLUMNS, "lanes")
-    _, names = optional(name_column, NAME_COLUMNS, "name")
-
-    parts, feature = shapely.get_parts(geoms, return_index=True)
-    coords, part = shapely.get_coordinates(parts, return_index=True)
-    try:
-        datum = normalise_crs_name(crs) if crs is not None else None
-    except ValueError as exc:
-        raise InputError(path, str(exc), field="crs") from exc
-    if datum in ("GCJ02", "BD09"):
-        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], datum)
-    else:
-        source_crs = datum or (gdf.crs.to_string() if gdf.crs is not None else "WGS84")
-        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], source_crs)
-    if not (np.all(np.abs(lon) <= 180) and np.all(np.abs(lat) <= 90)):
-        raise InputError(path, "coordinates are not longitude/latitude; pass the file's CRS (crs=...)")
-    x, y = from_wgs84(lon, lat, utm_crs(float(np.mean(lon)), float(np.mean(lat))))
-    node = _snap_nodes(np.asarray(x), np.asarray(y), SNAP_TOLERANCE_M)
-    _, first = np.unique(node, return_index=True)  # labels run 0..k-1
-    node_lon, node_lat = lon[first][node], lat[first][node]
-
-    j = np.flatnonzero(part[:-1] == part[1:])
-    f = feature[part[j]]
-    rev = oneway[f] == -1
-    a, b = np.where(rev, j + 1, j), np.where(rev, j, j + 1)
-    attrs = {
-        "highway": highway.to_numpy(object)[f],
-        "oneway": oneway[f] != 0,
-        "name": (names.fillna("").astype(str).to_numpy(object)[f] if names is not None
-                 else np.full(len(f), "", dtype=object)),
-        "lanes": (pd.to_numeric(lanes, errors="coerce").to_numpy(float)[f] if lanes is not None
-                  else np.full(len(f), np.nan)),
-    }
-    return _assemble(node[a].astype(np.int64), node[b].astype(np.int64), node_lon[a], node_lat[a],
-                     node_lon[b], node_lat[b], attrs, path,
-                     {"source": path.name, "quality": "official", "notes": "planner's road file"})
-
-
 # --- dispatch, download, summary ---------------------------------------------
 
 def read_network(path: str | Path, **kw) -> RoadNetwork:
     """Read a road network, choosing the loader by the file suffix.
 
-    ``.osm``/``.osm.bz2``/``.xml``/``.osm.pbf``/``.pbf`` -> :func:`read_osm`;
-    ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
-    ``.geojson``/``.json`` -> :func:`read_road_file` (``kw`` are its options);
+    ``.osm``/``.osm.bz2``/``.xml`` -> :func:`read_osm_xml`; ``.osm.pbf``/``.pbf`` ->
+    :func:`read_osm_pbf`; ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
+    ``.geojson``/``.json`` -> :func:`coverage.roadfile.read_road_file` (``kw`` are its
+    options);
     ``.parquet`` -> :func:`read_edge_table`.
     """
     path = Path(path)
@@ -580,6 +421,8 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
     elif _has_suffix(path, (".graphml",)):
         loader = read_graphml
     elif _has_suffix(path, _ROAD_FILE_SUFFIXES):
+        from coverage.roadfile import read_road_file
+
         return read_road_file(path, **kw)
     else:
         raise InputError(path, "unknown road network format; expected .osm, .osm.bz2, .xml, "
@@ -650,8 +493,38 @@ def network_cache_path(boundary, cache_dir: str | Path, network_type: str = "all
     return Path(cache_dir) / f"osm_{network_type}_{digest[:16]}.graphml"
 
 
-def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all") -> Path:
+#: OSMnx's default Overpass endpoint.
+OVERPASS_URL = "https://overpass-api.de/api"
+
+
+def check_overpass(url: str = OVERPASS_URL, timeout: float = 5.0) -> None:
+    """Raise :class:`InputError` in one line unless the Overpass server answers within ``timeout``.
+
+    Any HTTP answer counts (the server is there); a refused or silent connection is the
+    usual case on a health commission's intranet.
+    """
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url.rstrip("/") + "/status", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InputError(None, f"无法连接 cannot reach the Overpass server {url} ({reason}); "
+                         "离线时 offline: use a provincial OpenStreetMap extract (.osm.pbf, e.g. cut from "
+                         "Geofabrik's asia/china with osmium extract) or the planner's road file, named as "
+                         "files.network in region.toml (or --network); --overpass-url points to a "
+                         "mirror or an intranet Overpass") from None
+
+
+def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all",
+                  overpass_url: str = OVERPASS_URL, timeout: float = 5.0) -> Path:
     """Download the OpenStreetMap roads inside a boundary, or reuse the cached copy.
+
+    The server is checked (:func:`check_overpass`) before OSMnx is imported, so an
+    offline machine gets one clear error within ``timeout`` seconds.
 
     Parameters
     ----------
@@ -661,6 +534,10 @@ def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all")
         Folder of the cache; the file name is a hash of the polygon and network type.
     network_type
         OSMnx network type (``'all'``, ``'drive'``, ``'walk'`` ...).
+    overpass_url
+        Overpass API endpoint: a mirror or an intranet server.
+    timeout
+        Seconds to wait for the server to answer the check (downloads get 30 times as long).
 
     Returns
     -------
@@ -670,10 +547,17 @@ def fetch_network(boundary, cache_dir: str | Path, *, network_type: str = "all")
     path = network_cache_path(boundary, cache_dir, network_type)
     if path.is_file():
         return path
+    check_overpass(overpass_url, timeout)
     import osmnx as ox
 
-    graph = ox.graph_from_polygon(boundary, network_type=network_type, simplify=False,
-                                  retain_all=True, truncate_by_edge=True)
+    ox.settings.overpass_url = overpass_url.rstrip("/")
+    ox.settings.requests_timeout = int(max(timeout * 30, 60))
+    try:
+        graph = ox.graph_from_polygon(boundary, network_type=network_type, simplify=False,
+                                      retain_all=True, truncate_by_edge=True)
+    except Exception as exc:  # noqa: BLE001 - any failure of the download is one line for the user
+        raise InputError(None, f"download from {overpass_url} failed ({type(exc).__name__}: {exc}); "
+                         "use a provincial .osm.pbf extract or the planner's road file instead") from None
     with atomic_path(path) as tmp:
         ox.save_graphml(graph, tmp)
     return path

@@ -49,6 +49,8 @@ class Region:
     census_year: int | None = None
     #: Speed of the off-road leg, km/h (``[routing] offroad_kmh``).
     offroad_kmh: float = OFFROAD_KMH
+    #: How the pack's road file is read and checked (``region.toml`` ``[network]``).
+    network_options: object = None
     _network: RoadNetwork | None = field(default=None, repr=False)
     _dem: object | None = field(default=None, repr=False)
 
@@ -63,9 +65,15 @@ class Region:
             if self.network_path is None:
                 raise InputError(self.path / MANIFEST, "the pack names no road network",
                                  field="files.network")
-            from coverage.network import read_network
+            from coverage.roadfile import open_network
 
-            self._network = read_network(self.network_path)
+            from coverage.network_repair import fragmentation_warning
+
+            self._network = open_network(self.network_path, self.network_options)
+            # a fragmented network is said beside the results, in the app and the report too
+            caveats = {k: v for k, v in self.caveats.items() if k != "network_topology"}
+            text = fragmentation_warning(self._network.topology)
+            self.caveats = {**caveats, "network_topology": text} if text else caveats
             self._network.provenance = {**self.provenance.get("network", {}),
                                         **self._network.provenance}
         return self._network
@@ -168,7 +176,16 @@ def load_region(path: str | Path = ".") -> Region:
         boundary=boundary, townships=townships, facilities=facilities, files=files,
         provenance=provenance, caveats=meta.get("caveats", {}), villages=villages,
         census_year=meta.get("census_year"), offroad_kmh=float(offroad),
+        network_options=_network_options(meta.get("network", {}), root, manifest),
     )
+
+
+def _network_options(table, root: Path, manifest: Path):
+    from coverage.roadfile import options_from_table
+
+    if not isinstance(table, dict):
+        raise InputError(manifest, "expected a table of road-file options", field="network")
+    return options_from_table(table, root, manifest)
 
 
 def summary(region: Region, *, with_network: bool = True) -> str:
@@ -197,6 +214,9 @@ def summary(region: Region, *, with_network: bool = True) -> str:
         network = region.load_network()
         lines.append(f"  路网 road network: {len(network.nodes):,} nodes, "
                      f"{len(network.edges):,} edges ({region.network_path.name})")
+        if network.topology is not None:
+            lines.append(f"    连通片 pieces: {network.topology['pieces']:,}, 最大片占总长 largest "
+                         f"{network.topology['largest_share']:.0%} of length")
     lines.append(f"  离路步行 off-road pace: {region.offroad_kmh:g} km/h   地形 DEM: "
                  + (region.dem_path.name if region.dem_path is not None else "无 none"))
     lines.append("  数据来源 provenance:")

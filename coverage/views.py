@@ -186,8 +186,11 @@ def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
                 boundary=region.boundary)
     if roads is not None:
         with stored_upload(*roads, "network") as path:
+            extra = {}
+            if region.network_options is not None:  # the pack's reading options fit its own file only
+                extra["network_options"] = region.network_options.for_other_file()
             region = dataclasses.replace(region, files={**region.files, "network": path},
-                                         _network=None)
+                                         _network=None, **extra)
             region.load_network()  # read now: the file goes with its folder
     region = dataclasses.replace(region, **changes)
     population = None
