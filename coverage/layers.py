@@ -15,6 +15,7 @@
 ``layers.gpkg``            the four geometry layers above in one GeoPackage
 ``provenance.json``        which inputs each layer rests on and how good they are
 ``report.html``            the self-contained report (:mod:`coverage.report`)
+``.written-by-coverage``   the marker that lets the next run replace the folder
 =========================  ==========================================================
 
 The mode per township kind, the threshold and the facility types are those of the
