@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from coverage.errors import InputError, atomic_path
+from coverage.network_checks import (check_edge_table, check_node_coordinates, graphml_problem,
+                                     osm_xml_problem)
 
 
 @dataclass
@@ -336,6 +338,7 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     df["oneway"] |= df["highway"].isin(IMPLIED_ONEWAY)
 
     xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
+    check_node_coordinates(xy, path)
     ids = np.unique(np.concatenate([df["u"].to_numpy(), df["v"].to_numpy()]))
     nodes = xy.loc[ids].astype(float)
     nodes.index = pd.Index(ids.astype(np.int64), name="node")
@@ -388,12 +391,16 @@ def read_osm_xml(path: str | Path) -> RoadNetwork:
         graph = ox.graph_from_xml(path, simplify=False, retain_all=True)
     except (ParseError, SAXParseException, EOFError, OSError) as exc:
         raise InputError(path, f"malformed OpenStreetMap XML: {exc}") from exc
-    except ValueError as exc:
-        if "missing nodes" in str(exc):
-            raise InputError(path, "ways reference nodes that are not in the file (a clipped "
-                             "extract); extract with complete ways or read the .osm.pbf") from exc
-        raise InputError(path, f"no OpenStreetMap data: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise (osm_xml_problem(path) or _osm_value_error(path, exc)) from None
     return _from_osmnx(graph, path, _osm_provenance(_xml_generator(path)))
+
+
+def _osm_value_error(path: Path, exc: Exception) -> InputError:
+    if "missing nodes" in str(exc):
+        return InputError(path, "ways reference nodes that are not in the file (a clipped "
+                          "extract); extract with complete ways or read the .osm.pbf")
+    return InputError(path, f"no OpenStreetMap data: {exc!r}")
 
 
 def read_graphml(path: str | Path) -> RoadNetwork:
@@ -406,12 +413,16 @@ def read_graphml(path: str | Path) -> RoadNetwork:
     """
     import networkx as nx
     import osmnx as ox
+    import shapely
 
     path = _existing_file(path)
     try:
         graph = ox.load_graphml(path)
-    except (ParseError, nx.NetworkXError, KeyError, ValueError, TypeError) as exc:
+    except ParseError as exc:
         raise InputError(path, f"not a GraphML file saved by OSMnx: {exc!r}") from exc
+    except (nx.NetworkXError, KeyError, ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        raise (graphml_problem(path)
+               or InputError(path, f"not a GraphML file saved by OSMnx: {exc!r}")) from None
     crs = graph.graph.get("crs", "epsg:4326")
     if str(crs).lower() not in ("epsg:4326", "wgs84"):
         raise InputError(path, f"graph is in {crs}; expected an unprojected (EPSG:4326) graph")
@@ -660,6 +671,7 @@ def read_edge_table(path: str | Path,
 
         filters = [inside("ux", "uy"), inside("vx", "vy")]
     table = pq.read_table(path, columns=list(EDGE_TABLE_COLUMNS), filters=filters).to_pandas()
+    check_edge_table(table, path)
     ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
                          "x": np.concatenate([table["ux"], table["vx"]]),
                          "y": np.concatenate([table["uy"], table["vy"]])})

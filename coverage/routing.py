@@ -25,6 +25,7 @@ amount is subtracted again from the results.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,7 +201,11 @@ def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = Non
     key = _cache_key(network, mode, metric_crs, table)
     path = Path(cache_dir) / f"graph-{mode}-{key[:32]}.npz"
     if path.exists():
-        return _load(path)
+        try:
+            return _load(path)
+        except Exception as exc:  # noqa: BLE001 (any damage: truncated, not a zip, wrong arrays)
+            warnings.warn(f"{path}: the graph cache is damaged ({type(exc).__name__}); "
+                          "rebuilt it from the network", CacheRebuilt, stacklevel=2)
     graph = _build(network, mode, metric_crs, table)
     _save(graph, path)
     return graph
@@ -285,6 +290,10 @@ def _csr32(csr: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
 
 
 # --- cache -----------------------------------------------------------------------
+
+class CacheRebuilt(UserWarning):
+    """A damaged cache file was ignored and its content computed again."""
+
 
 def _cache_key(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame) -> str:
     digest = hashlib.sha256()

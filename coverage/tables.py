@@ -9,6 +9,7 @@ points, a GeoDataFrame in WGS-84. Every problem raises
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -62,23 +63,89 @@ def read_table(path: str | Path, *, sheet: str | int | None = 0) -> pd.DataFrame
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
+            cells = pd.read_excel(path, sheet_name=sheet, dtype=str, header=None)
+            rows = cells.astype(object).where(cells.notna(), None).to_numpy().tolist()
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(io.StringIO(decode_text(path)), dtype=str,
-                                skipinitialspace=True, keep_default_na=False, na_values=[""])
+            rows = list(csv.reader(io.StringIO(decode_text(path)), skipinitialspace=True))
         else:
             raise InputError(path, f"unsupported table format {suffix!r}: expected "
                              + ", ".join(TABLE_SUFFIXES))
     except InputError:
         raise
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "the file has no header and no rows") from None
-    except Exception as exc:  # parser errors from pandas, openpyxl, xlrd
+    except Exception as exc:  # parser errors from csv, pandas, openpyxl, xlrd
         raise InputError(path, f"cannot read the table: {exc}") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
+    return frame_from_rows(rows, path)
+
+
+#: Rows searched for the header: planners' sheets put a title, a date or a unit line
+#: (and two-level merged headers) above the column names.
+HEADER_SEARCH_ROWS = 10
+
+
+def _known_headers() -> set[str]:
+    from coverage.schema import FACILITY_COLUMNS, TOWNSHIP_COLUMNS
+
+    return {_fold(name) for columns in (FACILITY_COLUMNS, TOWNSHIP_COLUMNS)
+            for canonical, aliases in columns.items() for name in (canonical, *aliases)}
+
+
+def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
+    """A table of text cells (blank cells NaN) from rows as read, header found.
+
+    The header is the row among the first :data:`HEADER_SEARCH_ROWS` that names the
+    most known columns (名称, 类型, 经度, ...; the first row if none does); rows above
+    it are titles. A blank header cell takes the name above it (a name merged down
+    over a two-level header). The file's row of the header is kept in
+    ``frame.attrs['header_row']``; errors still count data rows from 1 below it.
+
+    Raises
+    ------
+    InputError
+        For a row with more cells than the header has columns (naming the row and
+        the stray cell), or a column name given twice.
+    """
+    rows = [[None if is_blank(c) else str(c).strip() for c in row] for row in rows]
+    rows = [row for row in rows if any(c is not None for c in row)]
+    if not rows:
+        raise InputError(path, "the file has no header and no rows")
+    known = _known_headers()
+    scores = [sum(c is not None and _fold(c) in known for c in row)
+              for row in rows[:HEADER_SEARCH_ROWS]]
+    at = scores.index(max(scores)) if max(scores) > 0 else 0
+    header = list(rows[at])
+    if at > 0:
+        above = rows[at - 1]
+        header = [c if c is not None or j >= len(above) else above[j] for j, c in enumerate(header)]
+    named = [j for j, c in enumerate(header) if c is not None]
+    width = named[-1] + 1 if named else 0
+    header = [c if c is not None else f"Unnamed: {j}" for j, c in enumerate(header[:width])]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in seen:
+            raise InputError(path, f"the column name {name!r} is given twice (columns "
+                             f"{seen[name] + 1} and {j + 1} of the header, row {at + 1} of the "
+                             "file); keep one", field=name)
+        seen[name] = j
+    data = rows[at + 1:]
+    for i, row in enumerate(data):
+        extra = [j for j in range(width, len(row)) if row[j] is not None]
+        if extra:
+            raise InputError(path, f"{extra[-1] + 1} cells, but the header (row {at + 1} of the "
+                             f"file) names {width} columns: cell {extra[0] + 1} holds "
+                             f"{row[extra[0]]!r} beyond the last column {header[-1]!r} "
+                             "(a comma inside a value must be quoted)", row=i + 1)
+    if not data:
         raise InputError(path, "the table has a header but no rows")
+    frame = pd.DataFrame([row[:width] + [None] * (width - len(row)) for row in data],
+                         columns=header, dtype=object).fillna(np.nan)
+    frame.attrs["header_row"] = at + 1
     return frame
+
+
+def header_note(frame: pd.DataFrame) -> str:
+    """Where a table's column names were read, for errors about a missing column."""
+    row = frame.attrs.get("header_row")
+    return f" (column names read from row {row} of the file)" if row else ""
 
 
 def read_features(path: str | Path) -> gpd.GeoDataFrame:
@@ -153,7 +220,8 @@ def point_coordinates(frame: pd.DataFrame, path: str | Path, *,
         for field in ("lon", "lat"):
             if field not in frame:
                 raise InputError(path, "no coordinate column: expected 经度/lon and 纬度/lat "
-                                 f"(found {', '.join(map(str, frame.columns))})", field=field)
+                                 f"(found {', '.join(map(str, frame.columns))}){header_note(frame)}",
+                                 field=field)
         x = _numbers(frame["lon"], path, "lon", kind, required=True)
         y = _numbers(frame["lat"], path, "lat", kind, required=True)
         file_crs = "WGS84"
@@ -186,7 +254,8 @@ def _crs_name(value, path, row, kind) -> str:
 
 
 def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
-             integer: bool = False, minimum: float | None = None) -> np.ndarray:
+             integer: bool = False, minimum: float | None = None,
+             maximum: float | None = None) -> np.ndarray:
     """Parse a column of text as numbers, naming the first bad cell."""
     out = np.full(len(series), np.nan)
     for i, value in enumerate(series.tolist()):
@@ -210,6 +279,10 @@ def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
         if minimum is not None and number < minimum:
             raise InputError(path, f"{value!r} is below the minimum {minimum:g}", row=i + 1,
                              field=field, kind=kind)
+        if maximum is not None and number > maximum:
+            raise InputError(path, f"{value!r} is above the maximum {maximum:,g}: expected a "
+                             "plausible count for one record (is the unit right?)", row=i + 1,
+                             field=field, kind=kind)
         out[i] = number
     return out
 
@@ -222,9 +295,14 @@ def is_blank(value) -> bool:
 
 def parse_numbers(frame: pd.DataFrame, field: str, path, *, integer: bool = False,
                   minimum: float | None = None, required: bool = False) -> pd.Series:
-    """A column parsed as numbers (nullable ``Int64`` when ``integer``), errors named."""
+    """A column parsed as numbers (nullable ``Int64`` when ``integer``), errors named.
+
+    A field of :data:`coverage.schema.MAXIMA` is also checked against its maximum.
+    """
+    from coverage.schema import MAXIMA
+
     values = _numbers(frame[field], path, field, record_label(path), required=required,
-                      integer=integer, minimum=minimum)
+                      integer=integer, minimum=minimum, maximum=MAXIMA.get(field))
     series = pd.Series(values, index=frame.index)
     return series.round().astype("Int64") if integer else series
 
