@@ -85,11 +85,12 @@ def _routing_inputs(args):
     region = load_region(args.region)
     types = [t for t in args.types.split(",") if t.strip()] if args.types else None
     _check_types(types)
+    _require_open(region, args.year)
     facilities = active_facilities(region.facilities, args.year, types)
     if facilities.empty:
         raise InputError(region.files["facilities"], "no facility is open"
                          + (f" in {args.year}" if args.year else "")
-                         + (f" of types {args.types}" if types else ""), field="type")
+                         + (f" of types {args.types}" if types else ""), field="--types")
     network = read_network(args.network) if args.network else region.load_network()
     return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs)
 

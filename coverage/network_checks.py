@@ -19,15 +19,20 @@ from coverage.errors import InputError
 _LIMITS = {"x": ("lon", 180.0), "y": ("lat", 90.0)}
 
 
+def _shown(value) -> str:
+    """A value as the file holds it: numbers plainly, text quoted."""
+    return f"{float(value):g}" if isinstance(value, (float, np.floating)) else repr(value)
+
+
 def _coordinate_problem(text, limit: float) -> str | None:
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if text is None or (isinstance(text, (float, np.floating)) and math.isnan(text)):
         return "missing (or NaN): expected a number"
     try:
         value = float(text)
     except (TypeError, ValueError):
         return f"{text!r} is not a number"
     if not math.isfinite(value) or abs(value) > limit:
-        return f"{text!r} is out of range: expected -{limit:g}..{limit:g} (WGS-84 degrees)"
+        return f"{_shown(text)} is out of range: expected -{limit:g}..{limit:g} (WGS-84 degrees)"
     return None
 
 
@@ -113,5 +118,5 @@ def check_edge_table(table: pd.DataFrame, path: str | Path) -> None:
     bad = ~(np.isfinite(length) & (length >= 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(path, f"{table['length'].iloc[i]!r} is not a non-negative number of "
+        raise InputError(path, f"{_shown(table['length'].iloc[i])} is not a non-negative number of "
                          "metres", row=i + 1, field="length")

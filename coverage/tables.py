@@ -93,9 +93,10 @@ def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
     """A table of text cells (blank cells NaN) from rows as read, header found.
 
     The header is the row among the first :data:`HEADER_SEARCH_ROWS` that names the
-    most known columns (名称, 类型, 经度, ...; the first row if none does); rows above
-    it are titles. A blank header cell takes the name above it (a name merged down
-    over a two-level header). The file's row of the header is kept in
+    most known columns (名称, 类型, 经度, ...; the first row if none does), or the row
+    below it if that one holds only column names (the lower row of a two-level
+    header); rows above it are titles. A blank header cell takes the name above it
+    (a name merged down over a two-level header). The file's row of the header is kept in
     ``frame.attrs['header_row']``; errors still count data rows from 1 below it.
 
     Raises
@@ -112,6 +113,9 @@ def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
     scores = [sum(c is not None and _fold(c) in known for c in row)
               for row in rows[:HEADER_SEARCH_ROWS]]
     at = scores.index(max(scores)) if max(scores) > 0 else 0
+    below = rows[at + 1] if at + 1 < len(rows) else []
+    if any(c is not None for c in below) and all(c is None or _fold(c) in known for c in below):
+        at += 1  # the lower row of a two-level header: only column names, no values
     header = list(rows[at])
     if at > 0:
         above = rows[at - 1]
@@ -242,7 +246,7 @@ def point_coordinates(frame: pd.DataFrame, path: str | Path, *,
         i = int(np.flatnonzero(bad)[0])
         raise InputError(path, f"coordinates ({x[i]}, {y[i]}) are not a valid longitude/"
                          "latitude: expected 经度 in -180..180 and 纬度 in -90..90 (is the CRS right?)",
-                         row=i + 1, field="lon", kind=kind)
+                         row=i + 1, field="lon" if not abs(lon[i]) <= 180 else "lat", kind=kind)
     return lon, lat
 
 
@@ -280,8 +284,8 @@ def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
             raise InputError(path, f"{value!r} is below the minimum {minimum:g}", row=i + 1,
                              field=field, kind=kind)
         if maximum is not None and number > maximum:
-            raise InputError(path, f"{value!r} is above the maximum {maximum:,g}: expected a "
-                             "plausible count for one record (is the unit right?)", row=i + 1,
+            raise InputError(path, f"{value!r} is above the maximum {int(maximum)}: expected a "
+                             "plausible value for one record (is the unit right?)", row=i + 1,
                              field=field, kind=kind)
         out[i] = number
     return out

@@ -300,16 +300,18 @@ MANIFEST_CASES = [
      "files.facilities"),
     ("slug-number", 'slug = "gaoxin"', "slug = 5", "slug"),
     ("name-list", 'name_en = "', 'name_en = ["x"]\nold_name_en = "', "name_en"),
-    ("provenance-text", "[provenance.boundary]", 'provenance = "x"\n[old.boundary]', "provenance"),
+    ("provenance-text", "[provenance.", "[old_provenance.", "provenance"),
     ("provenance-quality", 'quality = "estimated"', 'quality = "guessed"', "provenance.boundary.quality"),
     ("caveats-number", 'townships = "街镇边界', 'townships = 5\nold = "街镇边界', "caveats.townships"),
     ("toml-broken", "[files]", "[files", "not valid TOML"),
 ]
 for _id, _old, _new, _field in MANIFEST_CASES:
-    def _make(pack, work, old=_old, new=_new):
-        _replace(pack / "region.toml", old, new)
+    def _make(pack, work, old=_old, new=_new, id=_id):
+        _replace(pack / "region.toml", old, new, -1)
+        if id == "provenance-text":
+            _replace(pack / "region.toml", 'slug = "gaoxin"', 'provenance = "x"\nslug = "gaoxin"')
         return _validate(pack, work)
-    CASES.append(Case(f"region-{_id}", _make, ("region.toml", _field)))
+    CASES.append(Case(f"region-{_id}", _make, ("region.toml", f"{_field}:")))
 
 
 # targets.toml: every parameter of the wrong type or range, per rule
@@ -404,7 +406,7 @@ FACILITY_CASES = [
     ("outside-region", lambda f: f[8]["geometry"].update(coordinates=[104.0, 31.0]),
      "feature 9, geometry"),
     ("lat-out-of-range", lambda f: f[8]["geometry"].update(coordinates=[106.3, 95.0]),
-     "feature 9"),
+     "feature 9, lat"),
     ("crs-unknown", _prop(9, "crs", "火星坐标"), "feature 10, crs"),
 ]
 for _id, _edit, _where in FACILITY_CASES:
@@ -433,7 +435,7 @@ REGISTER_TABLE_CASES = [
     ("csv-lat-text", lambda p: _csv_register(p, _set_cell(6, "纬度", "北纬29度")),
      ("register.csv", "row 6", "lat")),
     ("csv-lat-range", lambda p: _csv_register(p, _set_cell(6, "纬度", "129.6")),
-     ("register.csv", "row 6", "lon")),
+     ("register.csv", "row 6", "lat")),
     ("csv-no-name-column", lambda p: _csv_register(p, _set_cell(0, "名称", "机构")),
      ("register.csv", "name", "row 1 of the file")),
     ("csv-duplicate-column", lambda p: _csv_register(p, _set_cell(0, "床位", "名称")),
@@ -630,7 +632,7 @@ for _id, _write, _names in NETWORK_CASES:
 # points to time (traveltime --points)
 POINT_CASES = [
     ("extra-cell", "id,lon,lat\np1,106.33,29.60\np2,106.34,29.61,x\n", "points.csv", ("row 2",)),
-    ("lat-range", "id,lon,lat\np1,106.33,29.60\np2,106.34,129.61\n", "points.csv", ("row 2",)),
+    ("lat-range", "id,lon,lat\np1,106.33,29.60\np2,106.34,129.61\n", "points.csv", ("row 2, lat",)),
     ("lat-text", "id,lon,lat\np1,106.33,北纬\n", "points.csv", ("row 1", "lat")),
     ("lon-missing", "id,lon,lat\np1,,29.6\n", "points.csv", ("row 1", "lon")),
     ("no-coordinates", "id,地址\np1,重庆\n", "points.csv", ("lon",)),
@@ -839,3 +841,81 @@ def test_bad_input_is_named_and_changes_nothing(case, base_pack, tmp_path, capsy
     for name in case.names:
         assert name in message, (name, message)
     assert _snapshot(tmp_path) == before
+
+
+# --- awkward but valid: read right, or repaired and said so ---------------------------
+
+@pytest.mark.parametrize("above,merge", [
+    ([["重庆高新区医疗卫生机构名录（2023年）"], ["单位：张"]], []),
+    ([["基本信息", None, None, None, None, None, None, None, "规模", "位置", None]],
+     ["A1:H1", "J1:K1"]),
+], ids=["title-rows", "two-level-header"])
+def test_excel_header_below_titles_is_found(base_pack, tmp_path, above, merge):
+    from coverage.region import load_region
+
+    pack = tmp_path / "pack"
+    shutil.copytree(base_pack, pack)
+    expected = load_region(pack).facilities
+    _xlsx_register(pack, above=above, merge=merge)
+    facilities = load_region(pack).facilities
+    assert facilities["id"].tolist() == expected["id"].tolist()
+    assert facilities["beds"].equals(expected["beds"])
+    assert np.allclose(facilities.geometry.y, expected.geometry.y)
+
+
+def test_two_level_header_takes_names_merged_down(tmp_path):
+    from coverage.tables import read_table
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["名称", "人员", None, "经度", "纬度"])
+    sheet.append([None, "执业医师", "护士", None, None])
+    sheet.append(["甲院", 3, 5, 106.3, 29.6])
+    for cells in ("A1:A2", "B1:C1", "D1:D2", "E1:E2"):
+        sheet.merge_cells(cells)
+    book.save(tmp_path / "t.xlsx")
+    frame = read_table(tmp_path / "t.xlsx")
+    assert frame.columns.tolist() == ["名称", "执业医师", "护士", "经度", "纬度"]
+    assert frame.attrs["header_row"] == 2
+    assert frame.iloc[0].tolist() == ["甲院", "3", "5", "106.3", "29.6"]
+
+
+def test_damaged_graph_cache_is_rebuilt_and_said(base_pack, tmp_path, capsys):
+    pack = tmp_path / "pack"
+    shutil.copytree(base_pack, pack)
+    caches = sorted((pack / "cache").glob("graph-*.npz"))
+    assert caches
+    for path in caches:
+        path.write_bytes(path.read_bytes()[:100])
+    out = tmp_path / "t.csv"
+    with pytest.warns(UserWarning, match="the graph cache is damaged .*rebuilt it"):
+        assert main(["check", str(pack), "--format", "csv", "--out", str(out)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert out.exists()
+    # the command line shows a warning as one line
+    assert warnings.formatwarning("rebuilt", UserWarning, "routing.py", 1) == "warning: rebuilt\n"
+    from coverage.routing import _load
+    for path in caches:  # written again, whole
+        if path.exists():
+            _load(path)
+
+
+def test_damaged_batch_part_is_computed_again(base_pack, tmp_path, capsys):
+    pack = tmp_path / "pack"
+    shutil.copytree(base_pack, pack)
+    out = tmp_path / "batch"
+    argv = ["batch", str(pack), "--minutes", "15", "--out", str(out)]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    parts = sorted((out / "parts").glob("*.coverage.parquet"))
+    assert len(parts) >= 2
+    damaged = parts[0]
+    damaged.write_bytes(damaged.read_bytes()[: len(damaged.read_bytes()) // 2])
+    part = damaged.name.split(".")[0]
+    with pytest.warns(UserWarning, match=f"part {part} is damaged .*computing it again"):
+        assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "1 part(s) computed" in captured.out
+    assert captured.out.splitlines()[-1].split(":")[0] == first.splitlines()[-1].split(":")[0] \
+        .replace(f"{len(parts)} part(s)", "1 part(s)")
