@@ -194,7 +194,8 @@ def split_townships(townships: pd.DataFrame, split_by: str) -> dict[str, list[st
     column = SPLIT_COLUMNS.get(split_by, split_by)
     if column not in townships:
         raise InputError(None, f"cannot split by {split_by!r}: the townships have no column "
-                         f"{column!r} (columns: {', '.join(map(str, townships.columns))})")
+                         f"{column!r} (columns: {', '.join(map(str, townships.columns))})",
+                         field="--split-by")
     values = townships[column].astype(object).where(townships[column].notna(), "").astype(str)
     parts: dict[str, list[str]] = {}
     for value, code in zip(values, townships["code"].astype(str)):

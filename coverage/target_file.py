@@ -101,17 +101,15 @@ def mode(value) -> None:
 
 
 def modes(value) -> None:
-    """One mode for everyone, or a table of township kind -> mode (street, town, township)."""
+    """One mode for everyone, or a mode for each township kind: street, town and township."""
+    kinds = [term.key for term in schema.TOWNSHIP_KINDS]
     if isinstance(value, str):
         mode(value)
         return
-    if not isinstance(value, dict) or not value:
-        raise ValueError(f"{value!r} is neither a mode nor a table of township kind = mode")
-    for kind, chosen in value.items():
-        try:
-            schema.township_kind(kind)
-        except ValueError as exc:
-            raise ValueError(f"{exc} (in the table of modes)") from None
+    if not isinstance(value, dict) or sorted(value) != sorted(kinds):
+        raise ValueError(f"{value!r} is neither a mode nor a table giving a mode for each "
+                         f"township kind: expected {{ {', '.join(f'{k} = ...' for k in kinds)} }}")
+    for chosen in value.values():
         mode(chosen)
 
 

@@ -319,7 +319,8 @@ BAD_PARAMETERS = {
     "circle": {"minutes": [0, -15, math.nan, math.inf, "15", 100000, True],
                "required_share": [90, "90%", 0, -0.5, 1.5, "0.9", math.nan],
                "types": ["township_health_centre", ["诊所"], [], [5]],
-               "modes": ["fly", {"street": "fly"}, {"village": "walk"}, 5, {}]},
+               "modes": ["fly", {"street": "fly", "town": "walk", "township": "walk"},
+                         {"village": "walk"}, {"street": "walk"}, 5, {}]},
     "hospital_reach": {"grades": [["五甲"], "三甲"], "mode": ["boat", 1],
                        "minutes": [0, "60"], "required_share": ["100%"]},
     "ambulance_response": {"max_minutes": [0, "18", -1], "dispatch_types": [["救护车队"]]},
@@ -793,6 +794,73 @@ def _traveltime_1950(pack, work):
 def _dask(pack, work):
     return ["batch", str(pack), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
             "--out", str(work / "batch-old")]
+
+
+# odds and ends found along the way
+@case("batch-split-by-unknown", "--split-by", "population_zone")
+def _split_unknown(pack, work):
+    return ["batch", str(pack), "--split-by", "population_zone", "--out", str(work / "batch-old")]
+
+
+@case("scenario-not-found", "no-such-plan")
+def _scenario_missing(pack, work):
+    return ["scenario", str(pack), "no-such-plan", "--out-dir", str(work / "scenario-old")]
+
+
+@case("points-header-only", "points.csv", "no rows")
+def _points_header_only(pack, work):
+    return ["traveltime", "--region", str(pack), "--mode", "walk", "--points",
+            str(_points_csv(work, "id,lon,lat\n")), "--out", str(work / "old.csv")]
+
+
+@case("pack-network-damaged", "roads.parquet")
+def _pack_network_damaged(pack, work):
+    (pack / "network" / "roads.parquet").write_bytes(b"PAR1" + b"\0" * 64)
+    return ["isochrones", "--region", str(pack), "--mode", "walk", "--out", str(work / "old.geojson")]
+
+
+@case("pack-network-negative-length", "roads.parquet", "length")
+def _pack_network_negative(pack, work):
+    table = pd.read_parquet(pack / "network" / "roads.parquet")
+    table.loc[10, "length"] = -3.0
+    table.to_parquet(pack / "network" / "roads.parquet", index=False)
+    return _check(pack, work)
+
+
+@case("not-a-pack", "region.toml", "not a region pack")
+def _not_a_pack(pack, work):
+    return ["validate", str(work)]
+
+
+@case("raster-elsewhere", "pop.tif", "does not overlap")
+def _raster_elsewhere(pack, work):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = work / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=from_origin(10.0, 50.0, 0.01, 0.01)) as dst:
+        dst.write(np.full((4, 4), 5.0, dtype="float32"), 1)
+    return ["population", str(pack), "--raster", str(path)]
+
+
+@case("register-xlsx-empty-sheet", "register.xlsx")
+def _xlsx_empty(pack, work):
+    from openpyxl import Workbook
+
+    Workbook().save(_use_register(pack, "register.xlsx"))
+    return _validate(pack, work)
+
+
+@case("candidates-xlsx-title-row-bad-lat", "sites.xlsx", "row 2, lat")
+def _sites_xlsx(pack, work):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in (["备选点位"], ["编号", "经度", "纬度"], ["s1", 106.33, 29.6], ["s2", 106.34, "二十九"]):
+        book.active.append(row)
+    book.save(work / "sites.xlsx")
+    return ["candidates", str(pack), "--minutes", "15", "--file", str(work / "sites.xlsx")]
 
 
 # --- running them -------------------------------------------------------------------

@@ -65,8 +65,12 @@ def test_minutes_refuse_the_rest(value):
         target_file.minutes(value)
 
 
-def test_modes_take_one_mode_or_a_table_by_kind():
+def test_modes_take_one_mode_or_a_mode_for_every_kind():
     target_file.modes("car")
-    target_file.modes({"street": "walk", "镇": "ebike"})
-    with pytest.raises(ValueError, match="not a known township kind"):
-        target_file.modes({"village": "walk"})
+    target_file.modes({"street": "walk", "town": "ebike", "township": "car"})
+    for partial in ({"village": "walk"}, {"street": "walk"}, {"street": "walk", "镇": "ebike",
+                                                              "township": "car"}):
+        with pytest.raises(ValueError, match="a mode for each township kind"):
+            target_file.modes(partial)
+    with pytest.raises(ValueError, match="not a travel mode"):
+        target_file.modes({"street": "walk", "town": "fly", "township": "car"})
