@@ -23,7 +23,7 @@ from coverage.facilities import read_facilities
 from coverage.network import RoadNetwork
 from coverage.target_file import TARGETS_FILE, read_target_file
 from coverage.tables import read_features
-from coverage.townships import read_townships
+from coverage.townships import check_villages, read_townships
 
 MANIFEST = "region.toml"
 REQUIRED_FILES = ("boundary", "townships", "facilities")
@@ -195,6 +195,7 @@ def load_region(path: str | Path = ".") -> Region:
         from coverage.tables import read_table
 
         villages = read_table(files["villages"])
+        check_villages(villages, files["villages"], townships["code"])
     return Region(
         path=root, slug=meta["slug"], name_zh=meta["name_zh"], name_en=meta["name_en"],
         metric_crs=meta["metric_crs"], adcodes=[str(a) for a in meta.get("adcodes", [])],

@@ -500,6 +500,27 @@ def _villages_extra(pack, work):
     return _validate(pack, work)
 
 
+VILLAGE_CASES = [
+    ("township-unknown", 3, "township_code", "500999999", "row 3, township_code"),
+    ("lat-range", 2, "lat", "129.6", "row 2, lat"),
+    ("lon-text", 5, "lon", "东经", "row 5, lon"),
+]
+for _id, _row, _column, _value, _where in VILLAGE_CASES:
+    def _make(pack, work, row=_row, column=_column, value=_value):
+        path = pack / "population" / "villages.csv"
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table.loc[row - 1, column] = value
+        table.to_csv(path, index=False)
+        return _validate(pack, work)
+    CASES.append(Case(f"villages-{_id}", _make, ("villages.csv", _where)))
+
+
+@case("villages-no-township-column", "villages.csv", "township_code")
+def _villages_no_code(pack, work):
+    _replace(pack / "population" / "villages.csv", "township_code", "乡镇")
+    return _validate(pack, work)
+
+
 # command-line values out of range
 def _iso(pack, work, *extra):
     return ["isochrones", "--region", str(pack), "--mode", "walk", "--out",
