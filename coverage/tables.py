@@ -293,8 +293,10 @@ def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
 
 def is_blank(value) -> bool:
     """Whether a cell is empty: None, NaN, NA or only white space."""
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or (
-        isinstance(value, str) and not value.strip())
+    if isinstance(value, str):
+        return not value.strip()
+    # a list (a JSON array in a GeoJSON property) is a value, never blank
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def parse_numbers(frame: pd.DataFrame, field: str, path, *, integer: bool = False,
