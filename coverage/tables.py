@@ -263,6 +263,13 @@ def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
     """Parse a column of text as numbers, naming the first bad cell."""
     out = np.full(len(series), np.nan)
     for i, value in enumerate(series.tolist()):
+        if not pd.api.types.is_scalar(value):
+            # one JSON array in a GeoJSON field makes GDAL read the whole column as lists
+            items = [v.item() if hasattr(v, "item") else v for v in value]
+            if len(items) > 1:
+                raise InputError(path, f"{items} is a list of {len(items)} values: expected "
+                                 "one number", row=i + 1, field=field, kind=kind)
+            value = items[0] if items else None
         if is_blank(value):
             if required:
                 raise InputError(path, "missing value: expected a number", row=i + 1,
@@ -295,7 +302,7 @@ def is_blank(value) -> bool:
     """Whether a cell is empty: None, NaN, NA or only white space."""
     if isinstance(value, str):
         return not value.strip()
-    # a list (a JSON array in a GeoJSON property) is a value, never blank
+    # a list (a JSON array in a GeoJSON property) is a value, not a blank
     return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
