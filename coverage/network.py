@@ -338,7 +338,6 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     df["oneway"] |= df["highway"].isin(IMPLIED_ONEWAY)
 
     xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
-    check_node_coordinates(xy, path)
     ids = np.unique(np.concatenate([df["u"].to_numpy(), df["v"].to_numpy()]))
     nodes = xy.loc[ids].astype(float)
     nodes.index = pd.Index(ids.astype(np.int64), name="node")
@@ -628,7 +627,9 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
                          ".osm.pbf, .pbf, .graphml, .shp, .gpkg, .geojson or .parquet")
     if kw:
         raise InputError(path, f"options {', '.join(kw)} apply only to road files (.shp, .gpkg, .geojson)")
-    return loader(path)
+    network = loader(path)
+    check_node_coordinates(network.nodes, path)  # readers take a latitude of 95° as it is
+    return network
 
 
 #: Columns of an edge table (:func:`coverage.batch.write_network_parquet`): each edge
