@@ -105,8 +105,9 @@ def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
         For a row with more cells than the header has columns (naming the row and
         the stray cell), or a column name given twice.
     """
-    rows = [[None if is_blank(c) else str(c).strip() for c in row] for row in rows]
-    rows = [row for row in rows if any(c is not None for c in row)]
+    cleaned = [[None if is_blank(c) else str(c).strip() for c in row] for row in rows]
+    line = [i + 1 for i, row in enumerate(cleaned) if any(c is not None for c in row)]
+    rows = [cleaned[i - 1] for i in line]  # blank rows dropped; ``line``: their row in the file
     if not rows:
         raise InputError(path, "the file has no header and no rows")
     known = _known_headers()
@@ -127,14 +128,14 @@ def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
     for j, name in enumerate(header):
         if name in seen:
             raise InputError(path, f"the column name {name!r} is given twice (columns "
-                             f"{seen[name] + 1} and {j + 1} of the header, row {at + 1} of the "
+                             f"{seen[name] + 1} and {j + 1} of the header, row {line[at]} of the "
                              "file); keep one", field=name)
         seen[name] = j
     data = rows[at + 1:]
     for i, row in enumerate(data):
         extra = [j for j in range(width, len(row)) if row[j] is not None]
         if extra:
-            raise InputError(path, f"{extra[-1] + 1} cells, but the header (row {at + 1} of the "
+            raise InputError(path, f"{extra[-1] + 1} cells, but the header (row {line[at]} of the "
                              f"file) names {width} columns: cell {extra[0] + 1} holds "
                              f"{row[extra[0]]!r} beyond the last column {header[-1]!r} "
                              "(a comma inside a value must be quoted)", row=i + 1)
@@ -142,7 +143,7 @@ def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
         raise InputError(path, "the table has a header but no rows")
     frame = pd.DataFrame([row[:width] + [None] * (width - len(row)) for row in data],
                          columns=header, dtype=object).fillna(np.nan)
-    frame.attrs["header_row"] = at + 1
+    frame.attrs["header_row"] = line[at]
     return frame
 
 
