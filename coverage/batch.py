@@ -72,6 +72,7 @@ import os
 import re
 import resource
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
@@ -202,7 +203,8 @@ def split_townships(townships: pd.DataFrame, split_by: str) -> dict[str, list[st
     column = SPLIT_COLUMNS.get(split_by, split_by)
     if column not in townships:
         raise InputError(None, f"cannot split by {split_by!r}: the townships have no column "
-                         f"{column!r} (columns: {', '.join(map(str, townships.columns))})")
+                         f"{column!r} (columns: {', '.join(map(str, townships.columns))})",
+                         field="--split-by")
     values = townships[column].astype(object).where(townships[column].notna(), "").astype(str)
     parts: dict[str, list[str]] = {}
     for value, code in zip(values, townships["code"].astype(str)):
@@ -531,7 +533,10 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
     if task.targets:
         write_text_atomic(parts / f"{task.part}.targets.json",
                           json.dumps(pieces, ensure_ascii=False) + "\n")
+    written = [f"{task.part}.coverage.parquet", f"{task.part}.gaps.parquet"]
+    written += [f"{task.part}.targets.json"] if task.targets else []
     summary = {"part": task.part, "digest": task.digest(), "exact": task.exact,
+               "files": {name: _sha256(parts / name) for name in written},
                "seconds": round(time.perf_counter() - start, 3),
                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                "points": len(points), "facilities": len(facilities), "targets": len(pieces),
@@ -544,15 +549,34 @@ def _done_path(out_dir: str | Path, task: PartTask) -> Path:
     return Path(out_dir) / "parts" / f"{task.part}.done.json"
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def is_done(task: PartTask, out_dir: str | Path) -> bool:
-    """Whether the part is finished for exactly this task (same digest)."""
+    """Whether the part is finished for exactly this task (same digest), its files intact.
+
+    A part whose files are missing or differ from the checksums in its done marker
+    (a disk error, a copy cut short) is not done: it is computed again, with a warning.
+    """
     path = _done_path(out_dir, task)
     if not path.exists():
         return False
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("digest") == task.digest()
+        marker = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
+        marker = None
+    if not isinstance(marker, dict) or marker.get("digest") != task.digest():
         return False
+    files = marker.get("files")
+    damaged = [name for name, sha in (files or {}).items()
+               if not (path.parent / name).is_file() or _sha256(path.parent / name) != sha]
+    if damaged or not isinstance(files, dict):
+        warnings.warn(f"{path.parent}: part {task.part} is damaged ("
+                      + (", ".join(damaged) or "no checksums") + "): computing it again",
+                      stacklevel=2)
+        return False
+    return True
 
 
 # --- running many parts ----------------------------------------------------------------
@@ -634,6 +658,10 @@ def run_batch(tasks: Sequence[PartTask], out_dir: str | Path, *, backend: str = 
     return done
 
 
+#: Seconds to wait for a Dask scheduler before giving up (distributed waits 30 s).
+SCHEDULER_TIMEOUT_S = 10
+
+
 def _run_dask(pending: Sequence[PartTask], out: str, workers: int | None, scheduler: str | None,
               options: Mapping, report: Callable) -> None:
     """Submit one small task description per part to a Dask cluster."""
@@ -644,7 +672,15 @@ def _run_dask(pending: Sequence[PartTask], out: str, workers: int | None, schedu
     if scheduler is None:
         cluster = LocalCluster(**{"n_workers": workers or 2, "threads_per_worker": 1,
                                   "dashboard_address": None, **options})
-    client = Client(scheduler if scheduler is not None else cluster)
+    try:
+        client = Client(scheduler if scheduler is not None else cluster,
+                        timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InputError(None, f"cannot reach the Dask scheduler {scheduler!r} within "
+                         f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}: {exc}): expected "
+                         "tcp://HOST:PORT of a running scheduler", field="--scheduler") from None
     try:
         futures = {client.submit(run_part, task, out, pure=False,
                                  key=f"coverage-part-{task.part}-{task.digest()[:12]}"): task

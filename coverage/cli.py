@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
+from coverage import arguments
 from coverage.errors import InputError
 
 
@@ -33,8 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``coverage`` console command."""
-    import warnings
-
     from coverage.drivers import restrict_gdal
 
     restrict_gdal()  # before any GDAL import: no VRT driver for this process
@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shown(message, category, *rest, **kw)
 
+    formatted = warnings.formatwarning
     try:
         args = build_parser().parse_args(argv)
         warnings.showwarning = one_line
+        warnings.formatwarning = _warning_line
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         warnings.showwarning = shown
+        warnings.formatwarning = formatted
 
 
 def _check_out(args, region, *inputs) -> None:
@@ -78,6 +81,11 @@ def _check_out(args, region, *inputs) -> None:
 
     if getattr(args, "out", None):
         check_file(args.out, region=region, inputs=inputs)
+
+
+def _warning_line(message, category, *args, **kwargs) -> str:
+    """Warnings (a rebuilt cache, a recomputed part) as one line, like errors."""
+    return f"warning: {message}\n"
 
 
 # --- validate ---------------------------------------------------------------
@@ -104,7 +112,7 @@ def _add_routing_options(p) -> None:
     p.add_argument("--region", default=".", help="region pack folder (default: .)")
     p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
     p.add_argument("--types", help="facility types, comma-separated (default: all)")
-    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
+    p.add_argument("--year", type=arguments.year, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
     _network_arguments(p)
     _add_dem_option(p)
@@ -144,14 +152,34 @@ def _routing_inputs(args):
     region = _load_region(args)
     _check_out(args, region, args.network, getattr(args, "points", None))
     types = [t for t in args.types.split(",") if t.strip()] if args.types else None
+    _check_types(types)
+    _require_open(region, args.year)
     facilities = active_facilities(region.facilities, args.year, types)
     if facilities.empty:
         raise InputError(region.files["facilities"], "no facility is open"
                          + (f" in {args.year}" if args.year else "")
-                         + (f" of types {args.types}" if types else ""), field="type")
+                         + (f" of types {args.types}" if types else ""), field="--types")
     network = command_network(args, region)
     return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs,
                                            **region.graph_options())
+
+
+def _check_types(types) -> None:
+    from coverage.schema import facility_type
+
+    for name in types or ():
+        try:
+            facility_type(name)
+        except ValueError as exc:
+            raise InputError(None, str(exc), field="--types") from None
+
+
+def _require_open(region, year) -> None:
+    """Refuse a ``--year`` in which nothing of the register is open."""
+    from coverage.facilities import require_open
+
+    if year is not None:
+        require_open(region.facilities, year, region.files["facilities"])
 
 
 # --- traveltime -------------------------------------------------------------
@@ -251,7 +279,7 @@ def _run_network_fetch(args) -> int:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check the region's planning targets (targets.toml)")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
-    p.add_argument("--year", type=int, default=None,
+    p.add_argument("--year", type=arguments.year, default=None,
                    help="evaluate the facilities open in this year (default: as registered)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="output format (CSV starts with a UTF-8 byte-order mark for Excel)")
@@ -266,6 +294,7 @@ def _run_check(args) -> int:
 
     region = _load_region(args)
     _check_out(args, region)
+    _require_open(region, args.year)
     targets = load_targets(region)
     if not targets:
         print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)
@@ -284,25 +313,14 @@ def _run_check(args) -> int:
 
 # --- isochrones -------------------------------------------------------------
 
-def _minutes_list(text: str) -> list[float]:
-    try:
-        bands = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        bands = []
-    if not bands or not all(0 < b < float("inf") for b in bands):
-        raise argparse.ArgumentTypeError(
-            f"expected positive minutes such as 5,10,15,30, got {text!r}")
-    return bands
-
-
 def _add_isochrones(sub) -> None:
     p = sub.add_parser("isochrones", help="isochrones (等时圈) along the roads, as GeoJSON")
     _add_routing_options(p)
-    p.add_argument("--minutes", type=_minutes_list, default=[5.0, 10.0, 15.0, 30.0],
+    p.add_argument("--minutes", type=arguments.minutes_list, default=[5.0, 10.0, 15.0, 30.0],
                    help="bands in minutes, comma-separated (default: 5,10,15,30)")
     p.add_argument("--per-facility", action="store_true",
                    help="one polygon per facility and band (default: merged, nearest facility)")
-    p.add_argument("--buffer", type=float, default=75.0,
+    p.add_argument("--buffer", type=arguments.buffer_m, default=75.0,
                    help="metres drawn either side of a reached road (default: 75)")
     p.add_argument("--out", required=True, help="output GeoJSON (WGS-84)")
     p.set_defaults(func=_run_isochrones)
@@ -341,7 +359,7 @@ def _run_isochrones(args) -> int:
 def _add_layers(sub) -> None:
     p = sub.add_parser("layers", help="regenerate the region's layers/ (GeoJSON, GPKG, CSV, report)")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
-    p.add_argument("--year", type=int, default=None,
+    p.add_argument("--year", type=arguments.year, default=None,
                    help="facilities open in this year (default: as registered)")
     p.add_argument("--out", default=None, help="output folder (default: <region>/layers)")
     _add_dem_option(p)
@@ -351,7 +369,9 @@ def _add_layers(sub) -> None:
 def _run_layers(args) -> int:
     from coverage.layers import write_layers
 
-    files = write_layers(_load_region(args), args.out, year=args.year)
+    region = _load_region(args)
+    _require_open(region, args.year)
+    files = write_layers(region, args.out, year=args.year)
     print(f"{len(files)} files: {files[0].parent}")
     return 0
 
@@ -397,11 +417,11 @@ def _add_siting_options(p) -> None:
     from coverage.modes import MODES
 
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
-    p.add_argument("--minutes", type=float, required=True, help="coverage threshold T (inclusive)")
+    p.add_argument("--minutes", type=arguments.minutes, required=True, help="coverage threshold T (inclusive)")
     p.add_argument("--mode", choices=(*MODES, "by-kind"), default="by-kind",
                    help="travel mode (default by-kind: walk in 街道, e-bike in 镇/乡)")
-    p.add_argument("--year", type=int, help="facilities open in this year (default: existing now)")
-    p.add_argument("--spacing", type=float, default=500.0,
+    p.add_argument("--year", type=arguments.year, help="facilities open in this year (default: existing now)")
+    p.add_argument("--spacing", type=arguments.spacing_m, default=500.0,
                    help="metres between generated candidates on the network (default: 500)")
 
 
@@ -409,10 +429,9 @@ def _siting_context(args):
     from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext
     from coverage.region import load_region
 
-    if not 0 < args.minutes < float("inf"):
-        raise InputError("--minutes", f"expected positive minutes, got {args.minutes}")
     region = load_region(args.region)
     _check_out(args, region, getattr(args, "file", None), getattr(args, "polygon", None))
+    _require_open(region, args.year)
     context = AccessContext(region, year=args.year)
     return context, DEFAULT_MODE_BY_KIND if args.mode == "by-kind" else args.mode
 
@@ -425,24 +444,30 @@ def _add_candidates(sub) -> None:
     where.add_argument("--township", help="generate candidates on the roads of this township code")
     where.add_argument("--polygon", help="generate candidates on the roads inside this polygon file")
     p.add_argument("--crs", help="CRS of the --file coordinates: WGS84 (default), GCJ02, BD09, EPSG:n")
-    p.add_argument("--top", type=int, default=10, help="rows to print (default: 10)")
+    p.add_argument("--top", type=arguments.top, default=10, help="rows to print (default: 10)")
     p.add_argument("--out", help="write the whole ranking to this CSV (UTF-8 with BOM)")
     p.set_defaults(func=_run_candidates)
 
 
 def _candidate_sites(args, context):
-    from coverage.siting import candidates_from_file, candidates_on_network, township_area
-    from coverage.tables import read_features
+    from coverage.siting import (candidate_area, candidates_from_file, candidates_on_network,
+                                 check_candidates, township_area)
 
+    source = getattr(args, "file", None) or getattr(args, "polygon", None)
     if getattr(args, "file", None):
-        return candidates_from_file(args.file, crs=args.crs)
-    if getattr(args, "township", None):
-        area = township_area(context.region, args.township)
-    elif getattr(args, "polygon", None):
-        area = read_features(args.polygon).to_crs("EPSG:4326").union_all()
+        sites = candidates_from_file(args.file, crs=args.crs)
     else:
-        area = context.region.boundary
-    return candidates_on_network(context.graph("walk"), area, spacing_m=args.spacing)
+        if getattr(args, "township", None):
+            area = township_area(context.region, args.township)
+            source = context.region.files["townships"]
+        elif getattr(args, "polygon", None):
+            area = candidate_area(args.polygon)
+        else:
+            area = context.region.boundary
+            source = context.region.files["boundary"]
+        sites = candidates_on_network(context.graph("walk"), area, spacing_m=args.spacing)
+    check_candidates(sites, context.region, source)
+    return sites
 
 
 def _run_candidates(args) -> int:
@@ -471,11 +496,11 @@ def _add_optimize(sub) -> None:
     p = sub.add_parser("optimize", help="optimal new sites (MCLP, LSCP, p-median), existing kept open")
     _add_siting_options(p)
     p.add_argument("--model", choices=MODELS, required=True, help="siting model")
-    p.add_argument("--k", type=int, help="number of new sites (mclp, pmedian)")
+    p.add_argument("--k", type=arguments.sites, help="number of new sites (mclp, pmedian)")
     p.add_argument("--candidates", dest="file",
                    help="candidate points file (default: generated on the region's roads)")
     p.add_argument("--crs", help="CRS of the candidates file: WGS84 (default), GCJ02, BD09, EPSG:n")
-    p.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
+    p.add_argument("--time-limit", type=arguments.time_limit, default=TIME_LIMIT_S,
                    help=f"solver time limit in seconds (default: {TIME_LIMIT_S:g})")
     p.add_argument("--out", help="write the chosen sites to this CSV or GeoJSON (WGS-84)")
     p.set_defaults(func=_run_optimize)
@@ -491,6 +516,9 @@ def _run_optimize(args) -> int:
         return 2
     context, mode = _siting_context(args)
     sites = _candidate_sites(args, context)
+    if args.k is not None and args.k > len(sites):
+        raise InputError(None, f"{args.k} new sites asked for, but there are only {len(sites)} "
+                         "candidates: expected --k at most that", field="--k")
     result = optimize(context, sites, args.model, minutes=args.minutes, k=args.k, mode=mode,
                       time_limit=args.time_limit)
     chosen = sites[sites["id"].astype(str).isin(result.selected)][["id", "geometry"]]
@@ -525,7 +553,7 @@ def _add_scenario(sub) -> None:
     p = sub.add_parser("scenario", help="what-if: residents and targets before and after a scenario")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
     p.add_argument("scenario", help="scenario TOML file, or its name in <region>/scenarios/")
-    p.add_argument("--year", type=int, default=None,
+    p.add_argument("--year", type=arguments.year, default=None,
                    help="facilities open in this year (default: the scenario's year)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     p.add_argument("--out-dir", default=None,
@@ -544,6 +572,7 @@ def _run_scenario(args) -> int:
     if args.out_dir:  # refused before the work, not after
         check_folder(args.out_dir, region=region, own_names=RESULT_FILES, inputs=(path,))
     scenario = load_scenario(path, region.facilities)
+    _require_open(region, args.year)
     result = compare(region, scenario, year=args.year)
     sys.stdout.write(format_result(result, args.format))
     if args.out_dir:
@@ -565,10 +594,10 @@ def _add_batch(sub) -> None:
                    help="county (county_code), kind, or any township column (default: county)")
     p.add_argument("--backend", choices=BACKENDS, default="inline", help="default: inline")
     p.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=None, help="local workers (default: 2)")
-    p.add_argument("--minutes", type=_minutes_list, default=[5.0, 10.0, 15.0, 30.0],
+    p.add_argument("--workers", type=arguments.workers, default=None, help="local workers (default: 2)")
+    p.add_argument("--minutes", type=arguments.minutes_list, default=[5.0, 10.0, 15.0, 30.0],
                    help="thresholds in minutes, comma-separated (default: 5,10,15,30)")
-    p.add_argument("--year", type=int, default=None,
+    p.add_argument("--year", type=arguments.year, default=None,
                    help="facilities open in this year (default: as registered)")
     p.add_argument("--out", default="batch", help="output folder (default: ./batch)")
     p.set_defaults(func=_run_batch)
@@ -584,6 +613,7 @@ def _run_batch(args) -> int:
     if args.scheduler and args.backend != "dask":
         raise InputError(None, "--scheduler needs --backend dask", field="--scheduler")
     region = load_region(args.region)
+    _require_open(region, args.year)
     table, gaps, ran = batch_region(region, args.out, args.split_by,
                                     minutes=args.minutes, year=args.year, backend=args.backend,
                                     workers=args.workers, scheduler=args.scheduler)

@@ -18,8 +18,8 @@ import pandas as pd
 
 from coverage import schema
 from coverage.errors import InputError
-from coverage.tables import (is_blank, canonical_columns, parse_numbers, point_coordinates,
-                             read_records, record_label)
+from coverage.tables import (is_blank, canonical_columns, header_note, parse_numbers,
+                             point_coordinates, read_records, record_label)
 
 #: Columns of a validated register, in order.
 COLUMNS = ("id", "name", "aliases", "type", "grade", "township_code", "status",
@@ -74,7 +74,8 @@ def validate_facilities(frame: pd.DataFrame, path: str | Path, *, crs=None,
     for required in ("name", "type"):
         if required not in frame:
             raise InputError(path, f"no {required} column: expected one of "
-                             + ", ".join(schema.FACILITY_COLUMNS[required]), field=required)
+                             + ", ".join(schema.FACILITY_COLUMNS[required]) + header_note(frame),
+                             field=required)
     out = pd.DataFrame(index=frame.index)
     out["name"] = _text(frame, "name", path, kind, required=True)
     out["id"] = (_text(frame, "id", path, kind, required=True) if "id" in frame
@@ -212,3 +213,19 @@ def active_facilities(facilities: gpd.GeoDataFrame, year: int | None = None,
         wanted = [schema.facility_type(t) for t in types]
         is_open = is_open & facilities["type"].isin(wanted).to_numpy()
     return facilities[is_open]
+
+
+def require_open(facilities: gpd.GeoDataFrame, year: int | None, path) -> None:
+    """Raise :class:`InputError` when no facility of the register is open in ``year``.
+
+    An analysis of a year before anything opened would write empty results that look
+    like a region without care; this says so instead, naming the earliest opening.
+    """
+    if not active_facilities(facilities, year).empty:
+        return
+    opening = facilities["opening_year"].dropna()
+    hint = (f"; the earliest opening year in the register is {int(opening.min())}"
+            if len(opening) else "")
+    when = f"in {year}" if year is not None else "now (no existing or relocating facility)"
+    raise InputError(path, f"no facility is open {when}{hint}: nothing to analyse",
+                     field="--year" if year is not None else "status")

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from coverage.errors import InputError, atomic_path
+from coverage.network_checks import (check_edge_table, check_node_coordinates, graphml_problem,
+                                     osm_xml_problem)
 
 
 @dataclass
@@ -249,6 +251,11 @@ def read_osm(path: str | Path) -> RoadNetwork:
     x = np.asarray(xs, dtype=np.int64)
     y = np.asarray(ys, dtype=np.int64)
     valid = x != _UNDEFINED_COORDINATE
+    if kind == "XML" and not valid.all():
+        # pyosmium drops a node without lat/lon as if it were clipped off: name it instead
+        problem = osm_xml_problem(path)
+        if problem is not None:
+            raise problem
     lon, lat = x * 1e-7, y * 1e-7
     way_of = np.repeat(np.arange(len(counts)), counts)
     j = np.flatnonzero((way_of[:-1] == way_of[1:]) & valid[:-1] & valid[1:])
@@ -376,12 +383,16 @@ def read_graphml(path: str | Path) -> RoadNetwork:
     """
     import networkx as nx
     import osmnx as ox
+    import shapely
 
     path = _existing_file(path)
     try:
         graph = ox.load_graphml(path)
-    except (ParseError, nx.NetworkXError, KeyError, ValueError, TypeError) as exc:
+    except ParseError as exc:
         raise InputError(path, f"not a GraphML file saved by OSMnx: {exc!r}") from exc
+    except (nx.NetworkXError, KeyError, ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        raise (graphml_problem(path)
+               or InputError(path, f"not a GraphML file saved by OSMnx: {exc!r}")) from None
     crs = graph.graph.get("crs", "epsg:4326")
     if str(crs).lower() not in ("epsg:4326", "wgs84"):
         raise InputError(path, f"graph is in {crs}; expected an unprojected (EPSG:4326) graph")
@@ -429,7 +440,9 @@ def read_network(path: str | Path, **kw) -> RoadNetwork:
                          ".osm.pbf, .pbf, .graphml, .shp, .gpkg, .geojson or .parquet")
     if kw:
         raise InputError(path, f"options {', '.join(kw)} apply only to road files (.shp, .gpkg, .geojson)")
-    return loader(path)
+    network = loader(path)
+    check_node_coordinates(network.nodes, path)  # readers take a latitude of 95° as it is
+    return network
 
 
 #: Columns of an edge table (:func:`coverage.batch.write_network_parquet`): each edge
@@ -476,6 +489,7 @@ def read_edge_table(path: str | Path,
     tags = [c for c in ROUTING_TAG_COLUMNS if c in names]
     table = pq.read_table(path, columns=[*EDGE_TABLE_COLUMNS, *tags],
                           filters=filters).to_pandas()
+    check_edge_table(table, path)
     ends = pd.DataFrame({"id": np.concatenate([table["u"], table["v"]]),
                          "x": np.concatenate([table["ux"], table["vx"]]),
                          "y": np.concatenate([table["uy"], table["vy"]])})

@@ -64,7 +64,12 @@ def population_points(region, *, raster: str | Path | None = None,
     if raster is None:
         return township_surface(region.townships, region.metric_crs, cell_m=cell_m,
                                 villages=village_points(region))
-    return raster_points(raster, region.townships, region.metric_crs, boundary=region.boundary)
+    points = raster_points(raster, region.townships, region.metric_crs, boundary=region.boundary)
+    if points.empty:
+        raise InputError(raster, "no resident inside the region: every cell over it is nodata, "
+                         "NaN or 0 (expected a population raster such as WorldPop, people per "
+                         "cell)", field="band 1")
+    return points
 
 
 def village_points(region) -> np.ndarray:
@@ -210,6 +215,7 @@ def raster_points(raster: str | Path, townships: gpd.GeoDataFrame, metric_crs: s
             part = Window(window.col_off, row, window.width, min(window_rows, row_end - row))
             data = src.read(1, window=part, masked=True)
             filled = np.ma.filled(data.astype(float), 0.0)
+            _check_cells(filled, part, src, path)
             rows, cols = np.nonzero(np.isfinite(filled) & (filled > 0))
             if rows.size == 0:
                 continue
@@ -229,6 +235,29 @@ def raster_points(raster: str | Path, townships: gpd.GeoDataFrame, metric_crs: s
     codes = assign_townships(townships, lon, lat, metric_crs)
     return _points_frame(pd.DataFrame({"township_code": codes, "population": value,
                                        "x": x, "y": y}), metric_crs)
+
+
+#: Residents per km² no cell can hold (the densest city blocks hold about 100,000).
+MAX_DENSITY_KM2 = 500_000
+
+
+def _check_cells(values: np.ndarray, window, src, path: Path) -> None:
+    """Refuse negative cells and cells denser than :data:`MAX_DENSITY_KM2`, naming one."""
+    res_x, res_y = src.res
+    if src.crs.is_geographic:
+        lat = math.radians(src.xy(window.row_off, window.col_off)[1])
+        km2 = abs(res_x * res_y) * 111.32 * 110.57 * max(math.cos(lat), 0.01)
+    else:
+        km2 = abs(res_x * res_y) * src.crs.linear_units_factor[1] ** 2 / 1e6
+    for bad, what in ((values < 0, "is negative: expected 0 or more residents (or nodata)"),
+                      (values > MAX_DENSITY_KM2 * km2,
+                       f"is absurd: more than {MAX_DENSITY_KM2:,} residents per km² "
+                       f"({MAX_DENSITY_KM2 * km2:,.0f} in a cell; is the unit people per cell?)")):
+        if bad.any():
+            r, c = (int(i[0]) for i in np.nonzero(bad))
+            raise InputError(path, f"cell (row {window.row_off + r + 1}, column "
+                             f"{window.col_off + c + 1}) value {values[r, c]:g} {what}",
+                             field="band 1")
 
 
 def assign_townships(townships: gpd.GeoDataFrame, lon, lat, metric_crs: str) -> np.ndarray:

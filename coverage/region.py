@@ -22,8 +22,9 @@ from coverage.errors import InputError
 from coverage.modes import OFFROAD_KMH
 from coverage.facilities import read_facilities
 from coverage.network import RoadNetwork
+from coverage.target_file import TARGETS_FILE, read_target_file
 from coverage.tables import read_features
-from coverage.townships import read_townships
+from coverage.townships import check_villages, read_townships
 
 MANIFEST = "region.toml"
 REQUIRED_FILES = ("boundary", "townships", "facilities")
@@ -107,6 +108,65 @@ def find_manifest(path: str | Path = ".") -> Path:
     return manifest
 
 
+def check_manifest(meta: dict, manifest: Path) -> None:
+    """Every key of ``region.toml`` present and of the right type.
+
+    ``metric_crs`` must be a projected CRS in metres (the analysis measures
+    distances in it); ``census_year`` a whole number; ``files`` a table of paths;
+    ``adcodes`` a list of codes; ``provenance`` and ``caveats`` tables.
+    """
+    for key in ("slug", "name_zh", "name_en", "metric_crs", "files"):
+        if key not in meta:
+            raise InputError(manifest, "missing key", field=key)
+    for key in ("slug", "name_zh", "name_en", "metric_crs"):
+        if not isinstance(meta[key], str) or not meta[key].strip():
+            raise InputError(manifest, f"{meta[key]!r} is not text: expected a quoted value",
+                             field=key)
+    _check_metric_crs(meta["metric_crs"], manifest)
+    for key in ("files", "provenance", "caveats"):
+        value = meta.get(key, {})
+        if not isinstance(value, dict):
+            raise InputError(manifest, f"{value!r} is not a table: expected [{key}] with "
+                             "one entry per layer", field=key)
+    for layer, rel in meta["files"].items():
+        if not isinstance(rel, str) or not rel.strip():
+            raise InputError(manifest, f"{rel!r} is not a file path: expected text such as "
+                             '"facilities.geojson"', field=f"files.{layer}")
+    for layer, info in meta.get("provenance", {}).items():
+        if not isinstance(info, dict):
+            raise InputError(manifest, f"{info!r} is not a table: expected source and quality",
+                             field=f"provenance.{layer}")
+    for key, text in meta.get("caveats", {}).items():
+        if not isinstance(text, str):
+            raise InputError(manifest, f"{text!r} is not text", field=f"caveats.{key}")
+    adcodes = meta.get("adcodes", [])
+    if not isinstance(adcodes, list) or not all(
+            isinstance(a, (str, int)) and not isinstance(a, bool)
+            and str(a).isdigit() and len(str(a)) == 6 for a in adcodes):
+        raise InputError(manifest, f"{adcodes!r} is not a list of 6-digit district codes: "
+                         'expected such as ["500106", "500107"]', field="adcodes")
+    year = meta.get("census_year")
+    if year is not None and (not isinstance(year, int) or isinstance(year, bool)
+                             or not 1900 <= year <= 2100):
+        raise InputError(manifest, f"{year!r} is not a year: expected a whole number without "
+                         "quotes, such as 2020", field="census_year")
+
+
+def _check_metric_crs(value: str, manifest: Path) -> None:
+    import pyproj
+
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError:
+        raise InputError(manifest, f"{value!r} is not a known CRS: expected a projected CRS in "
+                         "metres such as EPSG:32648 (UTM 48N)", field="metric_crs") from None
+    units = {axis.unit_name for axis in crs.axis_info}
+    if not crs.is_projected or units - {"metre"}:
+        raise InputError(manifest, f"{value!r} is not a projected CRS in metres (units: "
+                         f"{', '.join(sorted(units)) or 'none'}): expected such as EPSG:32648 "
+                         "(UTM 48N)", field="metric_crs")
+
+
 def load_region(path: str | Path = ".") -> Region:
     """Load a region pack and validate every layer.
 
@@ -123,9 +183,7 @@ def load_region(path: str | Path = ".") -> Region:
         meta = tomllib.loads(manifest.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(manifest, f"not valid TOML: {exc}") from None
-    for key in ("slug", "name_zh", "name_en", "metric_crs", "files"):
-        if key not in meta:
-            raise InputError(manifest, "missing key", field=key)
+    check_manifest(meta, manifest)
     files: dict[str, Path] = {}
     for layer, rel in sorted(meta["files"].items()):
         file = root / rel
@@ -165,11 +223,14 @@ def load_region(path: str | Path = ".") -> Region:
             or not 0 < offroad <= 30:
         raise InputError(manifest, f"{offroad!r} is not an off-road walking speed: expected "
                          "km/h above 0 and at most 30", field="routing.offroad_kmh")
+    if (root / TARGETS_FILE).exists():
+        read_target_file(root / TARGETS_FILE)  # checked now, so no command fails on it later
     villages = None
     if "villages" in files:
         from coverage.tables import read_table
 
         villages = read_table(files["villages"])
+        check_villages(villages, files["villages"], townships["code"])
     return Region(
         path=root, slug=meta["slug"], name_zh=meta["name_zh"], name_en=meta["name_en"],
         metric_crs=meta["metric_crs"], adcodes=[str(a) for a in meta.get("adcodes", [])],

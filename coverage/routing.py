@@ -26,6 +26,7 @@ amount is subtracted again from the results.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,9 +237,14 @@ def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = Non
     else:
         key = _cache_key(network, mode, metric_crs, table, dem)
         path = Path(cache_dir) / f"graph-{mode}-{key[:32]}.npz"
+        graph = None
         if path.exists():
-            graph = _load(path)
-        else:
+            try:
+                graph = _load(path)
+            except Exception as exc:  # noqa: BLE001 (any damage: truncated, not a zip, wrong arrays)
+                warnings.warn(f"{path}: the graph cache is damaged ({type(exc).__name__}); "
+                              "rebuilt it from the network", CacheRebuilt, stacklevel=2)
+        if graph is None:
             graph = _build(network, mode, metric_crs, table, dem)
             _save(graph, path)
     graph.offroad_kmh = float(offroad_kmh)
@@ -373,6 +379,10 @@ def _csr32(csr: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
 
 
 # --- cache -----------------------------------------------------------------------
+
+class CacheRebuilt(UserWarning):
+    """A damaged cache file was ignored and its content computed again."""
+
 
 def _cache_key(network: RoadNetwork, mode: str, metric_crs: str, table: pd.DataFrame,
                dem=None) -> str:

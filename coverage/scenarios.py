@@ -232,6 +232,8 @@ def _value(key: str, value):
         minimum = 0 if key in schema.INTEGER_FIELDS else 1900
         if value < minimum:
             raise ValueError(f"{value} is below the minimum {minimum}")
+        if value > schema.MAXIMA[key]:
+            raise ValueError(f"{value} is above the maximum {schema.MAXIMA[key]}")
         return value
     if key in ("lon", "lat"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

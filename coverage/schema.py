@@ -188,3 +188,13 @@ TOWNSHIP_COLUMNS: dict[str, tuple[str, ...]] = {
 INTEGER_FIELDS = ("beds", "physicians", "nurses", "gps", "public_health_staff",
                   "ambulances", "staff")
 YEAR_FIELDS = ("opening_year", "closing_year")
+
+#: Largest plausible value of each number a planner types, per record: a figure above
+#: it is a typing or unit error (1e30 beds), refused before it can overflow a sum.
+#: The largest Chinese hospitals have about 10,000 beds; the most populous 街道 about
+#: a million residents.
+MAXIMA: dict[str, int] = {
+    "beds": 50_000, "physicians": 20_000, "nurses": 50_000, "gps": 10_000,
+    "public_health_staff": 10_000, "ambulances": 2_000, "staff": 100_000,
+    "population": 10_000_000, "opening_year": 2100, "closing_year": 2100, "year": 2100,
+}

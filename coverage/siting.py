@@ -47,7 +47,7 @@ from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, point_modes, wi
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.population import assign_townships
-from coverage.tables import read_points
+from coverage.tables import read_features, read_points, record_label
 
 #: Default time limit of one MILP solve, seconds.
 TIME_LIMIT_S = 60.0
@@ -106,6 +106,43 @@ def candidates_on_network(graph: routing.Graph, area, *, spacing_m: float = 500.
     return gpd.GeoDataFrame({"id": [f"node-{i}" for i in graph.node_ids[keep]]},
                             geometry=gpd.points_from_xy(graph.lon[keep], graph.lat[keep]),
                             crs="EPSG:4326")
+
+
+def candidate_area(path: str | Path):
+    """The WGS-84 union of a polygon file's features, for generating candidates in it.
+
+    Raises
+    ------
+    InputError
+        Naming the first feature that is not a polygon.
+    """
+    frame = read_features(path)
+    for i, geom in enumerate(frame.geometry):
+        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            found = "no geometry" if geom is None or geom.is_empty else geom.geom_type
+            raise InputError(path, f"expected a Polygon or MultiPolygon, found {found}",
+                             row=i + 1, field="geometry", kind="feature")
+    if frame.crs is not None:
+        frame = frame.to_crs("EPSG:4326")
+    return frame.geometry.make_valid().union_all()
+
+
+def check_candidates(sites: gpd.GeoDataFrame, region, source) -> None:
+    """Refuse an empty candidate set, or one with no site inside the region.
+
+    ``source`` names where the candidates came from (a file, or an option).
+    """
+    if sites.empty:
+        raise InputError(source, "no candidate site: the area holds no usable road node "
+                         "(expected an area over the region's roads)")
+    inside = shapely.contains_xy(shapely.buffer(region.boundary, 0.002),
+                                 sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy())
+    if not inside.any():
+        p = sites.geometry.iloc[0]
+        raise InputError(source, f"none of the {len(sites)} candidates lies inside the region; "
+                         f"the first is at ({p.x:.6f}, {p.y:.6f}) (is the CRS right? Amap/高德 "
+                         "coordinates are GCJ-02: pass --crs GCJ02)", row=1, field="geometry",
+                         kind=record_label(source))
 
 
 def township_area(region, code: str):

@@ -9,6 +9,7 @@ points, a GeoDataFrame in WGS-84. Every problem raises
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -66,25 +67,95 @@ def read_table(path: str | Path, *, sheet: str | int | None = 0) -> pd.DataFrame
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
             check_workbook(path)  # a zip bomb is refused before it is unpacked
-            frame = pd.read_excel(path, sheet_name=sheet, dtype=str)
+            cells = pd.read_excel(path, sheet_name=sheet, dtype=str, header=None)
+            rows = cells.astype(object).where(cells.notna(), None).to_numpy().tolist()
         elif suffix in (".csv", ".txt"):
-            frame = pd.read_csv(io.StringIO(decode_text(path)), dtype=str,
-                                skipinitialspace=True, keep_default_na=False, na_values=[""])
-            # Our CSV downloads neutralise formulas; read back, they are as they were.
-            frame = frame.map(restore_formulas)
+            rows = list(csv.reader(io.StringIO(decode_text(path)), skipinitialspace=True))
         else:
             raise InputError(path, f"unsupported table format {suffix!r}: expected "
                              + ", ".join(TABLE_SUFFIXES))
     except InputError:
         raise
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "the file has no header and no rows") from None
-    except Exception as exc:  # parser errors from pandas, openpyxl, xlrd
+    except Exception as exc:  # parser errors from csv, pandas, openpyxl, xlrd
         raise InputError(path, f"cannot read the table: {exc}") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
+    # Our CSV downloads neutralise formulas; read back, they are as they were.
+    return frame_from_rows(rows, path).map(restore_formulas)
+
+
+#: Rows searched for the header: planners' sheets put a title, a date or a unit line
+#: (and two-level merged headers) above the column names.
+HEADER_SEARCH_ROWS = 10
+
+
+def _known_headers() -> set[str]:
+    from coverage.schema import FACILITY_COLUMNS, TOWNSHIP_COLUMNS
+
+    return {_fold(name) for columns in (FACILITY_COLUMNS, TOWNSHIP_COLUMNS)
+            for canonical, aliases in columns.items() for name in (canonical, *aliases)}
+
+
+def frame_from_rows(rows: list[list], path: str | Path) -> pd.DataFrame:
+    """A table of text cells (blank cells NaN) from rows as read, header found.
+
+    The header is the row among the first :data:`HEADER_SEARCH_ROWS` that names the
+    most known columns (名称, 类型, 经度, ...; the first row if none does), or the row
+    below it if that one holds only column names (the lower row of a two-level
+    header); rows above it are titles. A blank header cell takes the name above it
+    (a name merged down over a two-level header). The file's row of the header is kept in
+    ``frame.attrs['header_row']``; errors still count data rows from 1 below it.
+
+    Raises
+    ------
+    InputError
+        For a row with more cells than the header has columns (naming the row and
+        the stray cell), or a column name given twice.
+    """
+    cleaned = [[None if is_blank(c) else str(c).strip() for c in row] for row in rows]
+    line = [i + 1 for i, row in enumerate(cleaned) if any(c is not None for c in row)]
+    rows = [cleaned[i - 1] for i in line]  # blank rows dropped; ``line``: their row in the file
+    if not rows:
+        raise InputError(path, "the file has no header and no rows")
+    known = _known_headers()
+    scores = [sum(c is not None and _fold(c) in known for c in row)
+              for row in rows[:HEADER_SEARCH_ROWS]]
+    at = scores.index(max(scores)) if max(scores) > 0 else 0
+    below = rows[at + 1] if at + 1 < len(rows) else []
+    if any(c is not None for c in below) and all(c is None or _fold(c) in known for c in below):
+        at += 1  # the lower row of a two-level header: only column names, no values
+    header = list(rows[at])
+    if at > 0:
+        above = rows[at - 1]
+        header = [c if c is not None or j >= len(above) else above[j] for j, c in enumerate(header)]
+    named = [j for j, c in enumerate(header) if c is not None]
+    width = named[-1] + 1 if named else 0
+    header = [c if c is not None else f"Unnamed: {j}" for j, c in enumerate(header[:width])]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if name in seen:
+            raise InputError(path, f"the column name {name!r} is given twice (columns "
+                             f"{seen[name] + 1} and {j + 1} of the header, row {line[at]} of the "
+                             "file); keep one", field=name)
+        seen[name] = j
+    data = rows[at + 1:]
+    for i, row in enumerate(data):
+        extra = [j for j in range(width, len(row)) if row[j] is not None]
+        if extra:
+            raise InputError(path, f"{extra[-1] + 1} cells, but the header (row {line[at]} of the "
+                             f"file) names {width} columns: cell {extra[0] + 1} holds "
+                             f"{row[extra[0]]!r} beyond the last column {header[-1]!r} "
+                             "(a comma inside a value must be quoted)", row=i + 1)
+    if not data:
         raise InputError(path, "the table has a header but no rows")
+    frame = pd.DataFrame([row[:width] + [None] * (width - len(row)) for row in data],
+                         columns=header, dtype=object).fillna(np.nan)
+    frame.attrs["header_row"] = line[at]
     return frame
+
+
+def header_note(frame: pd.DataFrame) -> str:
+    """Where a table's column names were read, for errors about a missing column."""
+    row = frame.attrs.get("header_row")
+    return f" (column names read from row {row} of the file)" if row else ""
 
 
 def read_features(path: str | Path) -> gpd.GeoDataFrame:
@@ -156,7 +227,8 @@ def point_coordinates(frame: pd.DataFrame, path: str | Path, *,
         for field in ("lon", "lat"):
             if field not in frame:
                 raise InputError(path, "no coordinate column: expected 经度/lon and 纬度/lat "
-                                 f"(found {', '.join(map(str, frame.columns))})", field=field)
+                                 f"(found {', '.join(map(str, frame.columns))}){header_note(frame)}",
+                                 field=field)
         x = _numbers(frame["lon"], path, "lon", kind, required=True)
         y = _numbers(frame["lat"], path, "lat", kind, required=True)
         file_crs = "WGS84"
@@ -177,7 +249,7 @@ def point_coordinates(frame: pd.DataFrame, path: str | Path, *,
         i = int(np.flatnonzero(bad)[0])
         raise InputError(path, f"coordinates ({x[i]}, {y[i]}) are not a valid longitude/"
                          "latitude: expected 经度 in -180..180 and 纬度 in -90..90 (is the CRS right?)",
-                         row=i + 1, field="lon", kind=kind)
+                         row=i + 1, field="lon" if not abs(lon[i]) <= 180 else "lat", kind=kind)
     return lon, lat
 
 
@@ -189,10 +261,18 @@ def _crs_name(value, path, row, kind) -> str:
 
 
 def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
-             integer: bool = False, minimum: float | None = None) -> np.ndarray:
+             integer: bool = False, minimum: float | None = None,
+             maximum: float | None = None) -> np.ndarray:
     """Parse a column of text as numbers, naming the first bad cell."""
     out = np.full(len(series), np.nan)
     for i, value in enumerate(series.tolist()):
+        if not pd.api.types.is_scalar(value):
+            # one JSON array in a GeoJSON field makes GDAL read the whole column as lists
+            items = [v.item() if hasattr(v, "item") else v for v in value]
+            if len(items) > 1:
+                raise InputError(path, f"{items} is a list of {len(items)} values: expected "
+                                 "one number", row=i + 1, field=field, kind=kind)
+            value = items[0] if items else None
         if is_blank(value):
             if required:
                 raise InputError(path, "missing value: expected a number", row=i + 1,
@@ -213,21 +293,32 @@ def _numbers(series: pd.Series, path, field: str, kind: str, *, required: bool,
         if minimum is not None and number < minimum:
             raise InputError(path, f"{value!r} is below the minimum {minimum:g}", row=i + 1,
                              field=field, kind=kind)
+        if maximum is not None and number > maximum:
+            raise InputError(path, f"{value!r} is above the maximum {int(maximum)}: expected a "
+                             "plausible value for one record (is the unit right?)", row=i + 1,
+                             field=field, kind=kind)
         out[i] = number
     return out
 
 
 def is_blank(value) -> bool:
     """Whether a cell is empty: None, NaN, NA or only white space."""
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or (
-        isinstance(value, str) and not value.strip())
+    if isinstance(value, str):
+        return not value.strip()
+    # a list (a JSON array in a GeoJSON property) is a value, not a blank
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def parse_numbers(frame: pd.DataFrame, field: str, path, *, integer: bool = False,
                   minimum: float | None = None, required: bool = False) -> pd.Series:
-    """A column parsed as numbers (nullable ``Int64`` when ``integer``), errors named."""
+    """A column parsed as numbers (nullable ``Int64`` when ``integer``), errors named.
+
+    A field of :data:`coverage.schema.MAXIMA` is also checked against its maximum.
+    """
+    from coverage.schema import MAXIMA
+
     values = _numbers(frame[field], path, field, record_label(path), required=required,
-                      integer=integer, minimum=minimum)
+                      integer=integer, minimum=minimum, maximum=MAXIMA.get(field))
     series = pd.Series(values, index=frame.index)
     return series.round().astype("Int64") if integer else series
 

@@ -50,7 +50,6 @@ import csv
 import io
 import json
 import math
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +60,11 @@ import pandas as pd
 
 from coverage import modes, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
-from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.output import json_scalar, neutralise_formulas
 from coverage.population import assign_townships
+from coverage.target_file import TARGETS_FILE, read_target_file
 
-TARGETS_FILE = "targets.toml"
 STATUSES = {"pass": "达标", "fail": "未达标", "no data": "无数据",
             "insufficient data": "数据不足"}
 #: Primary-care centres: one per township (一镇/街一医疗机构).
@@ -151,43 +149,8 @@ def load_targets(region) -> list[Target]:
 
 
 def read_targets(path: str | Path) -> list[Target]:
-    """Read and validate a target file (see :func:`load_targets`)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid TOML: {exc}") from None
-    targets, seen = [], set()
-    for i, item in enumerate(data.get("target", [])):
-        label = f"target {item.get('id', i + 1)}"
-        for key in ("id", "name_zh", "name_en", "source", "quote", "rule"):
-            if not str(item.get(key, "")).strip():
-                raise InputError(path, "missing value: expected text", field=f"{label}.{key}")
-        if item["id"] in seen:
-            raise InputError(path, f"duplicate target id {item['id']!r}", field=f"{label}.id")
-        seen.add(item["id"])
-        if item["rule"] not in RULES:
-            raise InputError(path, f"unknown rule {item['rule']!r}: expected one of "
-                             + ", ".join(RULES), field=f"{label}.rule")
-        params = dict(item.get("parameters", {}))
-        unknown = sorted(set(params) - set(DEFAULTS[item["rule"]]))
-        if unknown:
-            raise InputError(path, f"unknown parameter(s) {', '.join(unknown)} for rule "
-                             f"{item['rule']!r}: expected "
-                             + ", ".join(sorted(DEFAULTS[item["rule"]])),
-                             field=f"{label}.parameters")
-        missing = sorted(k for k, v in DEFAULTS[item["rule"]].items() if v is REQUIRED
-                         and k not in params)
-        if missing:
-            raise InputError(path, f"missing parameter(s) {', '.join(missing)}",
-                             field=f"{label}.parameters")
-        year = item.get("year")
-        if year is not None and not isinstance(year, int):
-            raise InputError(path, f"{year!r} is not a year", field=f"{label}.year")
-        targets.append(Target(id=item["id"], name_zh=item["name_zh"], name_en=item["name_en"],
-                              source=item["source"], quote=item["quote"], rule=item["rule"],
-                              parameters=params, year=year, notes=item.get("notes", "")))
-    return targets
+    """Read and validate a target file (see :func:`coverage.target_file.read_target_file`)."""
+    return [Target(**item) for item in read_target_file(path)]
 
 
 # --- evaluating --------------------------------------------------------------------

@@ -81,3 +81,32 @@ def _checked(normalise, value, path, i, field):
         return normalise(value)
     except ValueError as exc:
         raise InputError(path, str(exc), row=i + 1, field=field, kind="feature") from None
+
+
+def check_villages(frame, path: str | Path, township_codes) -> None:
+    """Check a village table (村/社区): each row names a township of the pack, and a
+    village with a point has a longitude and latitude in range.
+
+    Raises
+    ------
+    InputError
+        Naming the row and field.
+    """
+    from coverage.tables import header_note, parse_numbers
+
+    if "township_code" not in frame:
+        raise InputError(path, "no township_code column: expected the code of each village's "
+                         "township" + header_note(frame), field="township_code")
+    known = set(map(str, township_codes))
+    for i, code in enumerate(frame["township_code"].astype(str).str.strip()):
+        if code not in known:
+            raise InputError(path, f"township code {code!r} is not in the region pack",
+                             row=i + 1, field="township_code")
+    for field, limit in (("lon", 180), ("lat", 90)):
+        if field in frame:
+            values = parse_numbers(frame, field, path).to_numpy(dtype=float)
+            bad = np.flatnonzero(np.abs(values) > limit)
+            if len(bad):
+                raise InputError(path, f"{values[bad[0]]:g} is out of range: expected "
+                                 f"-{limit}..{limit} (WGS-84 degrees)", row=int(bad[0]) + 1,
+                                 field=field)

@@ -1,0 +1,56 @@
+"""Command-line values checked against the range that makes sense for each option.
+
+Each factory returns an ``argparse`` type: a value out of range makes ``argparse``
+print one line naming the option and what was expected, and exit with status 2,
+before any file is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+#: Years a plan can be about (facilities' opening years are checked the same way).
+YEARS = (1900, 2100)
+
+
+def number(low: float, high: float, *, integer: bool = False, low_open: bool = False,
+           what: str = "a number"):
+    """An ``argparse`` type for a number in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if integer else 'a number'}: expected "
+                f"{what}") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            bound = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected {what}, "
+                                             f"{bound} and at most {high:g}")
+        return value
+
+    return parse
+
+
+year = number(*YEARS, integer=True, what="a year")
+minutes = number(0, 24 * 60, low_open=True, what="minutes")
+#: Metres drawn either side of a reached road.
+buffer_m = number(0, 5_000, low_open=True, what="metres")
+#: Below 10 m a candidate grid would hold a site at every road vertex of the region.
+spacing_m = number(10, 100_000, what="metres between candidates")
+top = number(1, 1_000_000, integer=True, what="a number of rows")
+time_limit = number(0, 7 * 24 * 3600, low_open=True, what="seconds")
+workers = number(1, 1_024, integer=True, what="a number of worker processes")
+sites = number(0, 100_000, integer=True, what="a number of new sites")
+
+
+def minutes_list(text: str) -> list[float]:
+    """Comma-separated minutes, each more than 0 and at most a day (5,10,15,30)."""
+    bands = [t for t in text.split(",") if t.strip()]
+    if not bands:
+        raise argparse.ArgumentTypeError(f"expected minutes such as 5,10,15,30, got {text!r}")
+    try:
+        return [minutes(t.strip()) for t in bands]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (in {text!r}; expected such as 5,10,15,30)") from None
