@@ -28,9 +28,13 @@ judged, they give the whole region's outcome. The rules:
     急救平均反应时间: population-weighted mean time from the nearest dispatching
     facility to residents.
 ``ratio``
-    Staff, beds or ambulances per 1,000 or 10,000 residents from the register.
+    Staff, beds or ambulances per 1,000 or 10,000 residents or per 100 beds, from the
+    register when complete, else from the pack's statistics (:mod:`coverage.statistics`).
 ``tiered``
     头疼脑热不出村、常见病不出乡镇、大病不出区: reach to each level of care.
+``count``
+    "N 三级医院", "甲级基层 2 → 6", "5个区域医疗次中心": open facilities of types
+    holding grades and designations in the year (:mod:`coverage.counts`).
 
 An outcome's status is ``pass``, ``fail``, ``no data`` (the pack holds nothing to
 judge by) or ``insufficient data`` (too few records carry the numbers); a value is
@@ -532,24 +536,56 @@ def judge_ambulance_response(pieces: dict, params: dict, townships: pd.DataFrame
 
 
 def measure_ratio(region, context: AccessContext, params: dict) -> dict:
-    """``field`` per ``per`` residents, summed over the open facilities of ``types``.
+    """``field`` per ``per`` residents (or beds), summed over the open facilities of ``types``.
 
-    The register's numbers are complete only when every counted facility has one.
-    When some lack it the sum is a lower bound: it passes if even the lower bound
-    meets ``required``; otherwise the result is ``insufficient data``, with the
-    lower bound shown only if at least ``min_data_share`` of the facilities carry
-    the number. A target with ``comparison = 'at_most'`` is never passed on a
-    lower bound.
+    The register's numbers are complete only when every counted facility has one
+    (and, per beds, its beds). Otherwise the pack's district statistics
+    (:mod:`coverage.statistics`) are used when they hold the field; failing both,
+    the sum is a lower bound: it passes if even the lower bound meets ``required``,
+    else the result is ``insufficient data``, with the lower bound shown only if at
+    least ``min_data_share`` of the facilities carry the number. A target with
+    ``comparison = 'at_most'`` is never passed on a lower bound. ``field`` may be a
+    staff field the pack declares in ``statistics.toml``.
     """
+    from coverage.statistics import field_names, figures_for, load_statistics
+
     name = params["field"]
-    if name not in schema.INTEGER_FIELDS:
-        raise ValueError(f"field must be one of {', '.join(schema.INTEGER_FIELDS)}, got {name!r}")
+    stats = load_statistics(region)
+    if name not in field_names(stats):
+        raise ValueError(f"field must be one of {', '.join(sorted(field_names(stats)))}, "
+                         f"got {name!r}")
+    if params["denominator"] not in ("residents", "beds"):
+        raise ValueError(f"denominator must be residents or beds, got {params['denominator']!r}")
     facilities = own_facilities(region, context.facilities(params["types"] or None))
-    values = facilities[name]
+    values = facilities[name] if name in facilities else pd.Series(pd.NA, index=facilities.index)
+    beds = facilities["beds"]
     return {"sum": float(values.dropna().sum()), "known": int(values.notna().sum()),
             "facilities": len(facilities),
+            "beds": float(beds.dropna().sum()), "beds_known": int(beds.notna().sum()),
+            "statistics": figures_for(stats, name, params["per"], params["denominator"]),
             "population": dict(zip(region.townships["code"].astype(str),
                                    map(float, region.townships["population"])))}
+
+
+def _ratio_text(params: dict, value: float | None, basis: str) -> str:
+    """baseline → measured → required, binding or indicative, and the plan's other figures."""
+    def num(v):
+        return "—" if v is None else f"{v:g}"
+
+    base = params["baseline"]
+    text = (f"基线 baseline {num(base)}"
+            + (f" ({params['baseline_year']})" if base is not None and params["baseline_year"]
+               else "")
+            + f" → 实测 measured {num(None if value is None else round(value, 4))} [{basis}]"
+            + f" → 要求 required {num(params['required'])}")
+    if params["nature"]:
+        text += f"; {params['nature']}"
+    for other in params["required_also"]:
+        meets = None if value is None else value >= other["value"] - SHARE_EPS
+        verdict = "" if meets is None else ("，亦达标 also met" if meets else "，亦未达标 not met either")
+        text += (f"; 规划另处要求 the plan also states {num(other['value'])} "
+                 f"({other['source']}){verdict}")
+    return text
 
 
 def judge_ratio(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -557,21 +593,64 @@ def judge_ratio(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
     known, count = pieces["known"], pieces["facilities"]
     population = float(pd.Series([pieces["population"].get(c, 0.0) for c in
                                   townships["code"].astype(str)], dtype=float).sum())
-    unit = f"{name} per {per:,}"
+    by_beds = params["denominator"] == "beds"
+    denominator = pieces["beds"] if by_beds else population
+    unit = f"{name} per {per:,}" + (" beds" if by_beds else "")
     coverage_text = f"{known}/{count} 机构有数据 facilities report {name}"
-    if known == 0 or population <= 0:
-        return Outcome("insufficient data", None, required, unit, [], coverage_text)
-    value = pieces["sum"] / population * per
     at_least = params["comparison"] == "at_least"
-    meets = value >= required - SHARE_EPS if at_least else value <= required + SHARE_EPS
-    if known == count:
-        return Outcome("pass" if meets else "fail", value, required, unit, [], coverage_text)
-    if at_least and meets:
+
+    def meets(value):
+        return value >= required - SHARE_EPS if at_least else value <= required + SHARE_EPS
+
+    complete = count > 0 and known == count and (not by_beds or pieces["beds_known"] == count)
+    figures = list({f["id"]: f for f in pieces.get("statistics", [])}.values())
+    if complete and denominator > 0:
+        value = pieces["sum"] / denominator * per
+        return Outcome("pass" if meets(value) else "fail", value, required, unit, [],
+                       _ratio_text(params, value, "名录 register, complete") + "; " + coverage_text)
+    if figures:
+        latest = max(figures, key=lambda f: (f["year"], f["id"]))
+        value = latest["value"]
+        basis = f"区级统计 district statistics {latest['year']}, {latest['source']}"
+        return Outcome("pass" if meets(value) else "fail", value, required, unit, [],
+                       _ratio_text(params, value, basis)
+                       + f"; 名录不全 register incomplete ({coverage_text})")
+    if known == 0 or denominator <= 0:
+        return Outcome("insufficient data", None, required, unit, [],
+                       _ratio_text(params, None, "无数据 no data") + "; " + coverage_text)
+    value = pieces["sum"] / denominator * per
+    if at_least and meets(value):
         return Outcome("pass", value, required, unit, [],
                        coverage_text + "; 下限已达标 the lower bound already meets the target")
     shown = value if known / count >= params["min_data_share"] else None
     return Outcome("insufficient data", shown, required, unit, [],
                    coverage_text + ("; 数值为下限 value is a lower bound" if shown is not None else ""))
+
+
+def measure_count(region, context: AccessContext, params: dict) -> dict:
+    """How many open facilities of ``types`` hold one of ``grades`` and ``designations``
+    in the context's year (grades and designations by year: :mod:`coverage.counts`)."""
+    from coverage.counts import matching
+
+    facilities = own_facilities(region, context.facilities(params["types"] or None))
+    found = facilities[matching(facilities, context.year, grades=params["grades"],
+                                designations=params["designations"]).to_numpy()]
+    return {"count": len(found), "names": sorted(map(str, found["name"]))}
+
+
+def judge_count(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    required, count = params["required"], pieces["count"]
+    ok = {"at_least": count >= required, "at_most": count <= required,
+          "equal": count == required}.get(params["comparison"])
+    if ok is None:
+        raise ValueError(f"comparison must be at_least, at_most or equal, "
+                         f"got {params['comparison']!r}")
+    base = params["baseline"]
+    text = ((f"基线 baseline {base:g} → " if base is not None else "")
+            + f"实测 measured {count} → 要求 required {required:g}: "
+            + ("、".join(pieces["names"]) or "无 none"))
+    return Outcome("pass" if ok else "fail", float(count), float(required), "facilities", [],
+                   text)
 
 
 #: The 乡镇 level of ``tiered``: a centre located in each township.
@@ -631,7 +710,10 @@ DEFAULTS: dict[str, dict] = {
     "ambulance_response": {"max_minutes": 18, "mode": "car", "dispatch_types": ["emergency_station"],
                            "fallback_types": list(HOSPITAL_TYPES)},
     "ratio": {"field": REQUIRED, "per": 1000, "required": REQUIRED, "types": [],
-              "comparison": "at_least", "min_data_share": 0.5},
+              "comparison": "at_least", "min_data_share": 0.5, "denominator": "residents",
+              "baseline": None, "baseline_year": None, "nature": "", "required_also": []},
+    "count": {"required": REQUIRED, "types": [], "grades": [], "designations": [],
+              "comparison": "at_least", "baseline": None},
     "tiered": {"village_minutes": 15, "village_mode": "walk",
                "village_types": ["village_clinic", *CENTRE_TYPES],
                "district_minutes": 60, "district_mode": "car", "district_types": list(HOSPITAL_TYPES),
@@ -646,6 +728,7 @@ RULES: dict[str, Rule] = {
     "ambulance_response": Rule(measure_ambulance_response, judge_ambulance_response),
     "ratio": Rule(measure_ratio, judge_ratio),
     "tiered": Rule(measure_tiered, judge_tiered),
+    "count": Rule(measure_count, judge_count),
 }
 #: 一镇/街一医疗机构 on one region (used by :mod:`coverage.siting`).
 rule_one_per_township = RULES["one_per_township"]
@@ -683,7 +766,7 @@ def _value(value, unit: str) -> str:
         return "—"
     if unit == "share":
         return f"{value:.1%}"
-    if unit in ("townships", "levels"):
+    if unit in ("townships", "levels", "facilities"):
         return f"{value:.0f}"
     return f"{value:.2f}"
 
