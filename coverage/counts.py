@@ -56,11 +56,13 @@ def _in_year(entries: list[tuple[str, int | None]], year: int | None) -> list[st
 
 
 def grade_in_year(grade: str, grades: str, year: int | None) -> str:
-    """The grade of a facility in ``year``: the latest ``grades`` entry in force, else
-    ``grade`` (``year`` None: as registered, later upgrades not yet counted)."""
-    dated = [(since or 0, value) for value, since in parse_dated(grades, schema.grade)
+    """The grade of a facility in ``year``: the latest ``grades`` entry in force (of one
+    year, the last written), else ``grade`` (``year`` None: as registered, dated
+    upgrades not yet counted)."""
+    dated = [(since or 0, i, value) for i, (value, since) in enumerate(parse_dated(grades,
+                                                                            schema.grade))
              if since is None or (year is not None and since <= year)]
-    return max(dated)[1] if dated else grade
+    return max(dated)[2] if dated else grade
 
 
 def designations_in_year(designations: str, year: int | None) -> list[str]:

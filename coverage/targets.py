@@ -403,9 +403,12 @@ def judge_one_per_township(pieces: dict, params: dict, townships: pd.DataFrame) 
 def measure_one_per_village(region, context: AccessContext, params: dict) -> dict:
     """One open 村卫生室 per administrative village (村委会; 社区 not counted).
 
-    ``no data`` when the pack has no village table, or when the register lists no
-    village clinic at all in any year: a register without them says nothing about
-    the villages, so they cannot be failed on it.
+    Judged per village where every village of a township has a point: a clinic
+    serves the village point nearest to it, and each village needs one. Elsewhere
+    per township: as many clinics as villages. ``no data`` when the pack has no
+    village table, or when the register lists no village clinic at all in any
+    year: a register without them says nothing about the villages, so they cannot
+    be failed on it.
     """
     table = region.villages if region.villages is not None else pd.DataFrame(
         {"township_code": []})
@@ -420,11 +423,22 @@ def measure_one_per_village(region, context: AccessContext, params: dict) -> dic
     owner = owning_townships(region, clinics)
     mine = np.isin(owner, codes)
     have = pd.Series(owner[mine], dtype=object).value_counts()
+    served, by_village = {}, []
+    for code in codes:
+        own = villages[villages["township_code"].astype(str) == code]
+        if len(own) == 0 or "lon" not in own or own["lon"].isna().any():
+            continue
+        by_village.append(code)
+        points = np.column_stack([own["lon"].astype(float), own["lat"].astype(float)])
+        here = clinics[owner == code]
+        nearest = {int(np.argmin(np.hypot(*(points - [p.x, p.y]).T))) for p in here.geometry}
+        served[code] = len(nearest)
     return {"village_table": len(table) > 0, "listed": len(listed),
             "villages": int(need.reindex(codes, fill_value=0).sum()),
             "clinics": int(mine.sum()),
-            "have": {c: int(have.get(c, 0)) for c in codes},
-            "need": {c: int(need.get(c, 0)) for c in codes}}
+            "have": {c: int(served.get(c, have.get(c, 0))) for c in codes},
+            "need": {c: int(need.get(c, 0)) for c in codes},
+            "by_village": by_village}
 
 
 def judge_one_per_village(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -440,8 +454,11 @@ def judge_one_per_village(pieces: dict, params: dict, townships: pd.DataFrame) -
     total = sum(need.get(c, 0) for c in codes)
     failing = [c for c in codes if have.get(c, 0) < need.get(c, 0)]
     measured = met / total if total else None
+    per_village = len(set(pieces.get("by_village", [])) & set(codes))
     return Outcome("pass" if not failing else "fail", measured, 1.0, "share", failing,
-                   f"{pieces['clinics']} 村卫生室 clinics for {total} 行政村 villages")
+                   f"{pieces['clinics']} 村卫生室 clinics for {total} 行政村 villages; "
+                   f"按村判定 judged per village in {per_village} 街镇 whose villages all have "
+                   f"points, 按街镇计数 by count per township in {len(codes) - per_village}")
 
 
 def _hospitals(context: AccessContext, params: dict) -> gpd.GeoDataFrame:
@@ -682,7 +699,9 @@ def measure_tiered(region, context: AccessContext, params: dict) -> dict:
 
 def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
     levels, failing, texts = 0, set(), []
-    for level, label in (("village", "村 village"), ("district", "区 district")):
+    labels = {**DEFAULTS["tiered"]["labels"], **params["labels"]}
+    for level in ("village", "district"):
+        label = labels[level]
         outcome = _share_outcome(pieces[level], townships, params["required_share"], "share", "")
         levels += outcome.status == "pass"
         failing.update(outcome.failing)
@@ -691,7 +710,7 @@ def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome
     township = judge_one_per_township(pieces["township"], TIERED_TOWNSHIP, townships)
     levels += township.status == "pass"
     failing.update(township.failing)
-    texts.insert(1, f"乡镇 township: {township.measured:.0f}/{township.required:.0f}")
+    texts.insert(1, f"{labels['township']}: {township.measured:.0f}/{township.required:.0f}")
     order = townships["code"].astype(str).tolist()
     return Outcome("pass" if levels == 3 else "fail", float(levels), 3.0, "levels",
                    [c for c in order if c in failing], "; ".join(texts))
@@ -717,7 +736,9 @@ DEFAULTS: dict[str, dict] = {
     "tiered": {"village_minutes": 15, "village_mode": "walk",
                "village_types": ["village_clinic", *CENTRE_TYPES],
                "district_minutes": 60, "district_mode": "car", "district_types": list(HOSPITAL_TYPES),
-               "required_share": 1.0},
+               "required_share": 1.0,
+               "labels": {"village": "村 village", "township": "乡镇 township",
+                          "district": "区 district"}},
 }
 
 RULES: dict[str, Rule] = {
