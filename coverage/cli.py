@@ -155,12 +155,22 @@ def _run_network_fetch(args) -> int:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check the region's planning targets (targets.toml)")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
-    p.add_argument("--year", type=int, default=None,
-                   help="evaluate the facilities open in this year (default: as registered)")
+    p.add_argument("--year", type=_year_or_target, default=None,
+                   help="evaluate the facilities open in this year, or 'target': each target "
+                        "in its own year (default: as registered)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="output format (CSV starts with a UTF-8 byte-order mark for Excel)")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
     p.set_defaults(func=_run_check)
+
+
+def _year_or_target(text: str):
+    if text == "target":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a year or 'target'") from None
 
 
 def _run_check(args) -> int:
@@ -173,14 +183,22 @@ def _run_check(args) -> int:
     if not targets:
         print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)
         return 2
-    results = evaluate(region, year=args.year, targets=targets)
-    text = format_results(results_frame(results, region.townships), args.format)
+    from coverage.check_notes import annotate, evaluate_at_target_years
+
+    if args.year == "target":
+        results = evaluate_at_target_years(region, targets)
+    else:
+        results = evaluate(region, year=args.year, targets=targets)
+    frame = annotate(results_frame(results, region.townships), results, region)
+    text = format_results(frame, args.format)
+    if args.format == "table":
+        year = {None: "现状 as registered", "target": "各目标年份 each target's year"}.get(
+            args.year, args.year)
+        caveats = "".join(f"⚠ {c}\n" for _, c in sorted(region.caveats.items()))
+        text = f"{region.name_zh} / {region.name_en} — {year}\n{caveats}{text}"
     if args.out:
         write_text_atomic(args.out, text)
     else:
-        if args.format == "table":
-            year = args.year if args.year is not None else "现状 as registered"
-            print(f"{region.name_zh} / {region.name_en} — {year}")
         sys.stdout.write(text)
     return 0
 

@@ -814,6 +814,11 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
                          f"({row['failing_codes'].replace(';', ', ')})")
         if row["details"]:
             lines.append(f"    {row['details']}")
+        if row.get("estimated_inputs"):
+            lines.append(f"    估算输入 estimated inputs: {row['estimated_inputs']}")
+        if row.get("undated"):
+            lines.append(f"    未定年份的规划机构 undated planned facilities (never counted open): "
+                         f"{row['undated']}")
     return "\n".join(lines) + "\n"
 
 
