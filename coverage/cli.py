@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
     for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
-                _add_layers, _add_candidates, _add_optimize, _add_scenario, _add_batch, _add_capacity):
+                _add_layers, _add_candidates, _add_optimize, _add_scenario, _add_batch, _add_capacity,
+                _add_init):
         add(sub)
     return parser
 
@@ -200,6 +201,37 @@ def _run_check(args) -> int:
         write_text_atomic(args.out, text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+# --- init -----------------------------------------------------------------------
+
+def _add_init(sub) -> None:
+    p = sub.add_parser("init", help="start a region pack for any district of Chongqing")
+    p.add_argument("district", help="district adcode or name, e.g. 500103 or 渝中区")
+    p.add_argument("--out", required=True, help="new pack folder (must not exist or be empty)")
+    p.add_argument("--facilities", help="the district's facility register (CSV/Excel/GeoJSON...)")
+    p.add_argument("--roads", help="the district's road file (.osm, .pbf, .shp, .gpkg, ...)")
+    p.add_argument("--townships", help="township polygons (.shp, .gpkg, .geojson)")
+    p.add_argument("--population", help="township population table (CSV/Excel)")
+    p.add_argument("--crs", help="CRS of the files' coordinates when they do not say, e.g. GCJ02")
+    p.add_argument("--no-network", action="store_true", help="write no synthetic road network")
+    p.set_defaults(func=_run_init)
+
+
+def _run_init(args) -> int:
+    from coverage.pack_init import init_into_new_folder
+
+    result = init_into_new_folder(args.district, args.out, facilities=args.facilities,
+                                  roads=args.roads, townships=args.townships,
+                                  population=args.population, crs=args.crs,
+                                  with_network=not args.no_network)
+    print(f"{args.out}: {len(result['townships'])} 街镇 townships, "
+          f"{len(result['facilities'])} 机构 facilities")
+    for what, report in sorted(result["matching"].items()):
+        print(f"  {what}: {report['matched']} 匹配 matched; 未匹配 unmatched: "
+              + ("、".join(report["unmatched"]) or "无 none")
+              + "; 仍为估算 still estimated: " + ("、".join(report["not_covered"]) or "无 none"))
     return 0
 
 
