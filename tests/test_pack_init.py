@@ -125,3 +125,32 @@ def test_planner_files_replace_the_estimates_and_say_so(planner_files, capsys):
     assert "estimates kept for" in meta["provenance"]["townships"]["notes"]
     assert set(region.facilities["type"]) == {"township_health_centre", "health_station"}
     assert region.facilities.set_index("id").loc["R1", "beds"] == 20
+
+
+def test_every_district_of_chongqing_can_be_named():
+    from coverage.pack_init import districts
+
+    table = districts()
+    assert len(table) == 38 and table["adcode"].is_unique
+
+
+def test_planner_roads_replace_the_synthetic_network(tmp_path):
+    import numpy as np
+
+    from coverage.network import RoadNetwork
+    from coverage.synthetic import write_osm_xml
+
+    xs, ys = 106.44 + np.arange(4) * 0.01, 29.43 + np.arange(4) * 0.01
+    nodes = pd.DataFrame([(x, y) for y in ys for x in xs], columns=["x", "y"],
+                         index=pd.Index(np.arange(1, 17), name="id"))
+    pairs = [(i + 1, i + 2) for i in range(16) if i % 4 < 3] + [(i + 1, i + 5) for i in range(12)]
+    edges = pd.DataFrame(pairs, columns=["u", "v"]).assign(
+        length=1000.0, highway="primary", oneway=False, name="规划路")
+    roads = tmp_path / "规划路网.osm"
+    write_osm_xml(RoadNetwork(nodes=nodes, edges=edges), roads)
+    out = tmp_path / "pack"
+    assert main(["init", DADUKOU, "--out", str(out), "--roads", str(roads)]) == 0
+    region = load_region(out)
+    assert _manifest(out)["provenance"]["network"]["quality"] == "official"
+    assert "network" not in region.caveats
+    assert len(region.load_network().nodes) == 16
