@@ -79,6 +79,25 @@ def _ids(frame: pd.DataFrame) -> tuple[list, list]:
     return codes, names
 
 
+def _replace(townships: pd.DataFrame, matched: list, codes: list, names: list, column: str,
+             values: list, source: str, what: str) -> tuple[pd.DataFrame, dict]:
+    """``column`` of the matched townships set to the planner's values, their
+    ``<column>_source``/``_quality`` to the file and ``official``; and the match report."""
+    out = townships.copy()
+    for col in (f"{column}_source", f"{column}_quality"):
+        if col not in out:
+            out[col] = None
+    for code, value in zip(matched, values):
+        if code is not None:
+            i = out.index[int(np.flatnonzero((out["code"] == code).to_numpy())[0])]
+            out.at[i, column] = value
+            out.at[i, f"{column}_source"] = source
+            out.at[i, f"{column}_quality"] = "official"
+    labels = [f"{n or ''} {c or ''}".strip() or f"record {i + 1}"
+              for i, (c, n) in enumerate(zip(codes, names))]
+    return out, _report(townships, matched, labels, what)
+
+
 def replace_polygons(townships: pd.DataFrame, path, outline, *, crs: str | None = None):
     """The townships with the planner's polygons (matched ones), a report, provenance.
 
@@ -103,21 +122,10 @@ def replace_polygons(townships: pd.DataFrame, path, outline, *, crs: str | None 
     codes, names = _ids(frame)
     geoms = list(frame.geometry)
     matched = match_townships(townships, codes, names, geoms)
-    out = townships.copy()
-    for col in ("geometry_source", "geometry_quality"):
-        if col not in out:
-            out[col] = None
     source = f"规划部门提供 the planner's file {path.name}"
-    for code, geom in zip(matched, geoms):
-        if code is None:
-            continue
-        i = int(np.flatnonzero((out["code"] == code).to_numpy())[0])
-        out.at[out.index[i], "geometry"] = shapely.intersection(shapely.make_valid(geom), outline)
-        out.at[out.index[i], "geometry_source"] = source
-        out.at[out.index[i], "geometry_quality"] = "official"
-    labels = [f"{n or ''} {c or ''}".strip() or f"feature {i + 1}"
-              for i, (c, n) in enumerate(zip(codes, names))]
-    report = _report(townships, matched, labels, "townships")
+    clipped = [shapely.intersection(shapely.make_valid(g), outline) for g in geoms]
+    out, report = _replace(townships, matched, codes, names, "geometry", clipped, source,
+                           "townships")
     provenance = {"source": source, "quality": "official", "licence": "the planner's own data",
                   "notes": f"{report['matched']} polygons matched; estimates kept for: "
                            + ("、".join(report["not_covered"]) or "none")}
@@ -134,20 +142,9 @@ def replace_population(townships: pd.DataFrame, path):
     values = parse_numbers(frame, "population", path, integer=True, minimum=0, required=True)
     codes, names = _ids(frame)
     matched = match_townships(townships, codes, names)
-    out = townships.copy()
-    for col in ("population_source", "population_quality"):
-        if col not in out:
-            out[col] = None
     source = f"规划部门提供 the planner's table {path.name}"
-    for code, value in zip(matched, values):
-        if code is not None:
-            i = out.index[int(np.flatnonzero((out["code"] == code).to_numpy())[0])]
-            out.at[i, "population"] = int(value)
-            out.at[i, "population_source"] = source
-            out.at[i, "population_quality"] = "official"
-    labels = [f"{n or ''} {c or ''}".strip() or f"row {i + 1}"
-              for i, (c, n) in enumerate(zip(codes, names))]
-    report = _report(townships, matched, labels, "population")
+    out, report = _replace(townships, matched, codes, names, "population",
+                           [int(v) for v in values], source, "population")
     provenance = {"source": source, "quality": "official", "licence": "the planner's own data",
                   "notes": f"{report['matched']} townships matched; census-based estimates kept "
                            "for: " + ("、".join(report["not_covered"]) or "none")}
