@@ -569,10 +569,12 @@ def measure_ratio(region, context: AccessContext, params: dict) -> dict:
     name = params["field"]
     stats = load_statistics(region)
     if name not in field_names(stats):
-        raise ValueError(f"field must be one of {', '.join(sorted(field_names(stats)))}, "
-                         f"got {name!r}")
+        raise InputError(Path(region.path) / TARGETS_FILE, f"{name!r} is not a register field "
+                         "nor one declared in statistics.toml: expected one of "
+                         + ", ".join(sorted(field_names(stats))), field="parameters.field")
     if params["denominator"] not in ("residents", "beds"):
-        raise ValueError(f"denominator must be residents or beds, got {params['denominator']!r}")
+        raise InputError(Path(region.path) / TARGETS_FILE, f"{params['denominator']!r}: expected "
+                         "residents or beds", field="parameters.denominator")
     facilities = own_facilities(region, context.facilities(params["types"] or None))
     values = facilities[name] if name in facilities else pd.Series(pd.NA, index=facilities.index)
     beds = facilities["beds"]

@@ -62,3 +62,31 @@ def test_every_target_gets_a_status(pack):
                                                               "one_per_village")]
     for result in evaluate(region, year=2025, targets=targets):
         assert result.outcome.status in STATUSES
+
+
+def test_check_carries_caveats_estimated_inputs_and_undated_in_every_format(tmp_path):
+    import csv
+    import io
+    import json
+
+    from coverage.cli import main
+
+    pack = ROOT / "regions" / "wanzhou"
+    out = {}
+    for fmt in ("json", "csv", "table"):
+        path = tmp_path / f"check.{fmt}"
+        assert main(["check", str(pack), "--year", "target", "--format", fmt,
+                     "--out", str(path)]) == 0
+        out[fmt] = path.read_text(encoding="utf-8-sig")
+    records = json.loads(out["json"])
+    rows = list(csv.DictReader(io.StringIO(out["csv"])))
+    for table in (records, rows):
+        assert all("路网为合成示意数据" in r["caveats"] for r in table)
+        township = next(r for r in table if r["id"] == "one-per-township")
+        assert "townships: 估算 estimated" in township["estimated_inputs"]
+        assert str(township["year"]) == "2025"   # the target's own year
+    undated = next(r for r in records if r["id"] == "sub-centres")["undated"]
+    assert "三峡国际健康城三峡医学中心" in undated
+    assert "⚠ 长江走向与桥位为示意" in out["table"] and "估算输入 estimated inputs" in out["table"]
+    assert "未定年份的规划机构 undated planned facilities" in out["table"]
+    assert len(records) == len(load_targets(load_region(pack)))
