@@ -34,6 +34,12 @@ def number(low: float, high: float, *, integer: bool = False, low_open: bool = F
 
 
 year = number(*YEARS, integer=True, what="a year")
+
+
+def year_or_target(text: str):
+    """A year, or ``target``: each target checked in its own year (``check --year target``)."""
+    return text if text == "target" else year(text)
+
 minutes = number(0, 24 * 60, low_open=True, what="minutes")
 #: Metres drawn either side of a reached road.
 buffer_m = number(0, 5_000, low_open=True, what="metres")

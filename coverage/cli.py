@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each _add_* function registers one command and sets ``func``.
     for add in (_add_validate, _add_traveltime, _add_network, _add_check, _add_isochrones, _add_population,
-                _add_layers, _add_candidates, _add_optimize, _add_scenario, _add_batch, _add_capacity):
+                _add_layers, _add_candidates, _add_optimize, _add_scenario, _add_batch, _add_capacity,
+                _add_init):
         add(sub)
     return parser
 
@@ -178,7 +179,7 @@ def _require_open(region, year) -> None:
     """Refuse a ``--year`` in which nothing of the register is open."""
     from coverage.facilities import require_open
 
-    if year is not None:
+    if year not in (None, "target"):
         require_open(region.facilities, year, region.files["facilities"])
 
 
@@ -279,8 +280,9 @@ def _run_network_fetch(args) -> int:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check the region's planning targets (targets.toml)")
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
-    p.add_argument("--year", type=arguments.year, default=None,
-                   help="evaluate the facilities open in this year (default: as registered)")
+    p.add_argument("--year", type=arguments.year_or_target, default=None,
+                   help="evaluate the facilities open in this year, or 'target': each target "
+                        "in its own year (default: as registered)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="output format (CSV starts with a UTF-8 byte-order mark for Excel)")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
@@ -299,15 +301,54 @@ def _run_check(args) -> int:
     if not targets:
         print(f"error: {region.path / 'targets.toml'}: the pack has no targets", file=sys.stderr)
         return 2
-    results = evaluate(region, year=args.year, targets=targets)
-    text = format_results(results_frame(results, region.townships), args.format)
+    from coverage.check_notes import annotate, evaluate_at_target_years
+
+    if args.year == "target":
+        results = evaluate_at_target_years(region, targets)
+    else:
+        results = evaluate(region, year=args.year, targets=targets)
+    frame = annotate(results_frame(results, region.townships), results, region)
+    text = format_results(frame, args.format)
+    if args.format == "table":
+        year = {None: "现状 as registered", "target": "各目标年份 each target's year"}.get(
+            args.year, args.year)
+        caveats = "".join(f"⚠ {c}\n" for _, c in sorted(region.caveats.items()))
+        text = f"{region.name_zh} / {region.name_en} — {year}\n{caveats}{text}"
     if args.out:
         write_file(args.out, text, region=region)
     else:
-        if args.format == "table":
-            year = args.year if args.year is not None else "现状 as registered"
-            print(f"{region.name_zh} / {region.name_en} — {year}")
         sys.stdout.write(text)
+    return 0
+
+
+# --- init -----------------------------------------------------------------------
+
+def _add_init(sub) -> None:
+    p = sub.add_parser("init", help="start a region pack for any district of Chongqing")
+    p.add_argument("district", help="district adcode or name, e.g. 500103 or 渝中区")
+    p.add_argument("--out", required=True, help="new pack folder (must not exist or be empty)")
+    p.add_argument("--facilities", help="the district's facility register (CSV/Excel/GeoJSON...)")
+    p.add_argument("--roads", help="the district's road file (.osm, .pbf, .shp, .gpkg, ...)")
+    p.add_argument("--townships", help="township polygons (.shp, .gpkg, .geojson)")
+    p.add_argument("--population", help="township population table (CSV/Excel)")
+    p.add_argument("--crs", help="CRS of the files' coordinates when they do not say, e.g. GCJ02")
+    p.add_argument("--no-network", action="store_true", help="write no synthetic road network")
+    p.set_defaults(func=_run_init)
+
+
+def _run_init(args) -> int:
+    from coverage.pack_init import init_into_new_folder
+
+    result = init_into_new_folder(args.district, args.out, facilities=args.facilities,
+                                  roads=args.roads, townships=args.townships,
+                                  population=args.population, crs=args.crs,
+                                  with_network=not args.no_network)
+    print(f"{args.out}: {len(result['townships'])} 街镇 townships, "
+          f"{len(result['facilities'])} 机构 facilities")
+    for what, report in sorted(result["matching"].items()):
+        print(f"  {what}: {report['matched']} 匹配 matched; 未匹配 unmatched: "
+              + ("、".join(report["unmatched"]) or "无 none")
+              + "; 仍为估算 still estimated: " + ("、".join(report["not_covered"]) or "无 none"))
     return 0
 
 

@@ -24,7 +24,7 @@ from coverage.tables import (is_blank, canonical_columns, header_note, parse_num
 #: Columns of a validated register, in order.
 COLUMNS = ("id", "name", "aliases", "type", "grade", "township_code", "status",
            "opening_year", "closing_year", "replaces", *schema.INTEGER_FIELDS,
-           "source", "source_quote", "location_quality")
+           "source", "source_quote", "location_quality", "designations", "grades")
 
 #: Statuses under which a facility with no opening year is taken to be open now.
 OPEN_STATUSES = ("existing", "relocating")
@@ -96,6 +96,9 @@ def validate_facilities(frame: pd.DataFrame, path: str | Path, *, crs=None,
     out["replaces"] = _text(frame, "replaces", path, kind)
     out["source"] = _text(frame, "source", path, kind)
     out["source_quote"] = _text(frame, "source_quote", path, kind)
+    for field in ("designations", "grades"):
+        out[field] = _text(frame, field, path, kind)
+    _check_dated(out, path, kind)
     for field in schema.YEAR_FIELDS:
         out[field] = (parse_numbers(frame, field, path, integer=True, minimum=1900)
                       if field in frame else pd.Series(pd.NA, index=frame.index, dtype="Int64"))
@@ -159,6 +162,18 @@ def _check_years(out: pd.DataFrame, path, kind) -> None:
         raise InputError(path, f"closing year {out['closing_year'].iloc[i]} is before the opening "
                          f"year {out['opening_year'].iloc[i]}", row=i + 1, field="closing_year",
                          kind=kind)
+
+
+def _check_dated(out: pd.DataFrame, path, kind) -> None:
+    """``designations`` and ``grades`` are ``|``-separated ``value`` or ``value@year``."""
+    from coverage.counts import parse_dated
+
+    for field, normalise in (("designations", None), ("grades", schema.grade)):
+        for i, text in enumerate(out[field].tolist()):
+            try:
+                parse_dated(text, normalise)
+            except ValueError as exc:
+                raise InputError(path, str(exc), row=i + 1, field=field, kind=kind) from None
 
 
 def _check_replaces(out: pd.DataFrame, path, kind) -> None:

@@ -134,11 +134,37 @@ def choice(*allowed: str) -> Callable[[object], None]:
     return check
 
 
-def register_field(value) -> None:
-    """A numeric column of the register (beds, physicians, ...)."""
-    if value not in schema.INTEGER_FIELDS:
-        raise ValueError(f"{value!r} is not a register number: expected one of "
-                         + ", ".join(schema.INTEGER_FIELDS))
+def statistic_field(value) -> None:
+    """A register number or a staff field the pack declares in ``statistics.toml``
+    (undeclared ones are named when the ratio is measured)."""
+    if not isinstance(value, str) or not value.strip().isidentifier():
+        raise ValueError(f"{value!r} is not a field name: expected a register number "
+                         f"({', '.join(schema.INTEGER_FIELDS)}) or a field of statistics.toml")
+
+
+def optional_year(value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1900 <= value <= 2100:
+        raise ValueError(f"{value!r} is not a year from 1900 to 2100")
+
+
+def other_requirements(value) -> None:
+    """Requirements another part of the plan states: ``[{value = 4, source = "..."}]``."""
+    if not isinstance(value, list):
+        raise ValueError(f"{value!r} is not a list of {{value = ..., source = \"...\"}} tables")
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"value", "source"} or "value" not in item:
+            raise ValueError(f"{item!r} is not a table {{value = ..., source = \"...\"}}")
+        ratio_value(item["value"])
+        if "source" in item:
+            text(item["source"])
+
+
+def tier_labels(value) -> None:
+    """The plan's own words for its tiers: a table of ``village``, ``township``, ``district``."""
+    if not isinstance(value, dict) or set(value) - {"village", "township", "district"}:
+        raise ValueError(f"{value!r} is not a table with keys village, township, district")
+    for label in value.values():
+        text(label)
 
 
 facility_types = _listed(schema.facility_type)
@@ -158,15 +184,24 @@ PARAMETERS: dict[str, dict[str, Param]] = {
     "ambulance_response": {"max_minutes": Param(minutes), "mode": Param(mode),
                            "dispatch_types": Param(facility_types),
                            "fallback_types": Param(facility_types)},
-    "ratio": {"field": Param(register_field, required=True), "per": Param(per),
+    "ratio": {"field": Param(statistic_field, required=True), "per": Param(per),
               "required": Param(ratio_value, required=True),
               "types": Param(_listed(schema.facility_type, empty=True)),
               "comparison": Param(choice("at_least", "at_most")),
-              "min_data_share": Param(share)},
+              "min_data_share": Param(share),
+              "denominator": Param(choice("residents", "beds")),
+              "baseline": Param(ratio_value), "baseline_year": Param(optional_year),
+              "nature": Param(text), "required_also": Param(other_requirements)},
+    "count": {"required": Param(ratio_value, required=True),
+              "types": Param(_listed(schema.facility_type, empty=True)),
+              "grades": Param(_listed(schema.grade, empty=True)),
+              "designations": Param(_listed(str.strip, empty=True)),
+              "comparison": Param(choice("at_least", "at_most", "equal")),
+              "baseline": Param(ratio_value)},
     "tiered": {"village_minutes": Param(minutes), "village_mode": Param(mode),
                "village_types": Param(facility_types), "district_minutes": Param(minutes),
                "district_mode": Param(mode), "district_types": Param(facility_types),
-               "required_share": Param(share)},
+               "required_share": Param(share), "labels": Param(tier_labels)},
 }
 
 

@@ -28,9 +28,13 @@ judged, they give the whole region's outcome. The rules:
     急救平均反应时间: population-weighted mean time from the nearest dispatching
     facility to residents.
 ``ratio``
-    Staff, beds or ambulances per 1,000 or 10,000 residents from the register.
+    Staff, beds or ambulances per 1,000 or 10,000 residents or per 100 beds, from the
+    register when complete, else from the pack's statistics (:mod:`coverage.statistics`).
 ``tiered``
     头疼脑热不出村、常见病不出乡镇、大病不出区: reach to each level of care.
+``count``
+    "N 三级医院", "甲级基层 2 → 6", "5个区域医疗次中心": open facilities of types
+    holding grades and designations in the year (:mod:`coverage.counts`).
 
 An outcome's status is ``pass``, ``fail``, ``no data`` (the pack holds nothing to
 judge by) or ``insufficient data`` (too few records carry the numbers); a value is
@@ -60,6 +64,7 @@ import pandas as pd
 
 from coverage import modes, schema
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, population_within
+from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.output import json_scalar, neutralise_formulas
 from coverage.population import assign_townships
@@ -407,9 +412,12 @@ def judge_one_per_township(pieces: dict, params: dict, townships: pd.DataFrame) 
 def measure_one_per_village(region, context: AccessContext, params: dict) -> dict:
     """One open 村卫生室 per administrative village (村委会; 社区 not counted).
 
-    ``no data`` when the pack has no village table, or when the register lists no
-    village clinic at all in any year: a register without them says nothing about
-    the villages, so they cannot be failed on it.
+    Judged per village where every village of a township has a point: a clinic
+    serves the village point nearest to it, and each village needs one. Elsewhere
+    per township: as many clinics as villages. ``no data`` when the pack has no
+    village table, or when the register lists no village clinic at all in any
+    year: a register without them says nothing about the villages, so they cannot
+    be failed on it.
     """
     table = region.villages if region.villages is not None else pd.DataFrame(
         {"township_code": []})
@@ -424,11 +432,22 @@ def measure_one_per_village(region, context: AccessContext, params: dict) -> dic
     owner = owning_townships(region, clinics)
     mine = np.isin(owner, codes)
     have = pd.Series(owner[mine], dtype=object).value_counts()
+    served, by_village = {}, []
+    for code in codes:
+        own = villages[villages["township_code"].astype(str) == code]
+        if len(own) == 0 or "lon" not in own or own["lon"].isna().any():
+            continue
+        by_village.append(code)
+        points = np.column_stack([own["lon"].astype(float), own["lat"].astype(float)])
+        here = clinics[owner == code]
+        nearest = {int(np.argmin(np.hypot(*(points - [p.x, p.y]).T))) for p in here.geometry}
+        served[code] = len(nearest)
     return {"village_table": len(table) > 0, "listed": len(listed),
             "villages": int(need.reindex(codes, fill_value=0).sum()),
             "clinics": int(mine.sum()),
-            "have": {c: int(have.get(c, 0)) for c in codes},
-            "need": {c: int(need.get(c, 0)) for c in codes}}
+            "have": {c: int(served.get(c, have.get(c, 0))) for c in codes},
+            "need": {c: int(need.get(c, 0)) for c in codes},
+            "by_village": by_village}
 
 
 def judge_one_per_village(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -444,8 +463,11 @@ def judge_one_per_village(pieces: dict, params: dict, townships: pd.DataFrame) -
     total = sum(need.get(c, 0) for c in codes)
     failing = [c for c in codes if have.get(c, 0) < need.get(c, 0)]
     measured = met / total if total else None
+    per_village = len(set(pieces.get("by_village", [])) & set(codes))
     return Outcome("pass" if not failing else "fail", measured, 1.0, "share", failing,
-                   f"{pieces['clinics']} 村卫生室 clinics for {total} 行政村 villages")
+                   f"{pieces['clinics']} 村卫生室 clinics for {total} 行政村 villages; "
+                   f"按村判定 judged per village in {per_village} 街镇 whose villages all have "
+                   f"points, 按街镇计数 by count per township in {len(codes) - per_village}")
 
 
 def _hospitals(context: AccessContext, params: dict) -> gpd.GeoDataFrame:
@@ -567,24 +589,55 @@ def judge_ambulance_response(pieces: dict, params: dict, townships: pd.DataFrame
 
 
 def measure_ratio(region, context: AccessContext, params: dict) -> dict:
-    """``field`` per ``per`` residents, summed over the open facilities of ``types``.
+    """``field`` per ``per`` residents (or beds), summed over the open facilities of ``types``.
 
-    The register's numbers are complete only when every counted facility has one.
-    When some lack it the sum is a lower bound: it passes if even the lower bound
-    meets ``required``; otherwise the result is ``insufficient data``, with the
-    lower bound shown only if at least ``min_data_share`` of the facilities carry
-    the number. A target with ``comparison = 'at_most'`` is never passed on a
-    lower bound.
+    The register's numbers are complete only when every counted facility has one
+    (and, per beds, its beds). Otherwise the pack's district statistics
+    (:mod:`coverage.statistics`) are used when they hold the field; failing both,
+    the sum is a lower bound: it passes if even the lower bound meets ``required``,
+    else the result is ``insufficient data``, with the lower bound shown only if at
+    least ``min_data_share`` of the facilities carry the number. A target with
+    ``comparison = 'at_most'`` is never passed on a lower bound. ``field`` may be a
+    staff field the pack declares in ``statistics.toml``.
     """
+    from coverage.statistics import field_names, figures_for, load_statistics
+
     name = params["field"]
-    if name not in schema.INTEGER_FIELDS:
-        raise ValueError(f"field must be one of {', '.join(schema.INTEGER_FIELDS)}, got {name!r}")
+    stats = load_statistics(region)
+    if name not in field_names(stats):
+        raise InputError(Path(region.path) / TARGETS_FILE, f"{name!r} is not a register field "
+                         "nor one declared in statistics.toml: expected one of "
+                         + ", ".join(sorted(field_names(stats))), field="parameters.field")
     facilities = own_facilities(region, context.facilities(params["types"] or None))
-    values = facilities[name]
+    values = facilities[name] if name in facilities else pd.Series(pd.NA, index=facilities.index)
+    beds = facilities["beds"]
     return {"sum": float(values.dropna().sum()), "known": int(values.notna().sum()),
             "facilities": len(facilities),
+            "beds": float(beds.dropna().sum()), "beds_known": int(beds.notna().sum()),
+            "statistics": figures_for(stats, name, params["per"], params["denominator"]),
             "population": dict(zip(region.townships["code"].astype(str),
                                    map(float, region.townships["population"])))}
+
+
+def _ratio_text(params: dict, value: float | None, basis: str) -> str:
+    """baseline → measured → required, binding or indicative, and the plan's other figures."""
+    def num(v):
+        return "—" if v is None else f"{v:g}"
+
+    base = params["baseline"]
+    text = (f"基线 baseline {num(base)}"
+            + (f" ({params['baseline_year']})" if base is not None and params["baseline_year"]
+               else "")
+            + f" → 实测 measured {num(None if value is None else round(value, 4))} [{basis}]"
+            + f" → 要求 required {num(params['required'])}")
+    if params["nature"]:
+        text += f"; {params['nature']}"
+    for other in params["required_also"]:
+        meets = None if value is None else value >= other["value"] - SHARE_EPS
+        verdict = "" if meets is None else ("，亦达标 also met" if meets else "，亦未达标 not met either")
+        text += (f"; 规划另处要求 the plan also states {num(other['value'])} "
+                 f"({other['source']}){verdict}")
+    return text
 
 
 def judge_ratio(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
@@ -592,21 +645,64 @@ def judge_ratio(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
     known, count = pieces["known"], pieces["facilities"]
     population = float(pd.Series([pieces["population"].get(c, 0.0) for c in
                                   townships["code"].astype(str)], dtype=float).sum())
-    unit = f"{name} per {per:,}"
+    by_beds = params["denominator"] == "beds"
+    denominator = pieces["beds"] if by_beds else population
+    unit = f"{name} per {per:,}" + (" beds" if by_beds else "")
     coverage_text = f"{known}/{count} 机构有数据 facilities report {name}"
-    if known == 0 or population <= 0:
-        return Outcome("insufficient data", None, required, unit, [], coverage_text)
-    value = pieces["sum"] / population * per
     at_least = params["comparison"] == "at_least"
-    meets = value >= required - SHARE_EPS if at_least else value <= required + SHARE_EPS
-    if known == count:
-        return Outcome("pass" if meets else "fail", value, required, unit, [], coverage_text)
-    if at_least and meets:
+
+    def meets(value):
+        return value >= required - SHARE_EPS if at_least else value <= required + SHARE_EPS
+
+    complete = count > 0 and known == count and (not by_beds or pieces["beds_known"] == count)
+    figures = list({f["id"]: f for f in pieces.get("statistics", [])}.values())
+    if complete and denominator > 0:
+        value = pieces["sum"] / denominator * per
+        return Outcome("pass" if meets(value) else "fail", value, required, unit, [],
+                       _ratio_text(params, value, "名录 register, complete") + "; " + coverage_text)
+    if figures:
+        latest = max(figures, key=lambda f: (f["year"], f["id"]))
+        value = latest["value"]
+        basis = f"区级统计 district statistics {latest['year']}, {latest['source']}"
+        return Outcome("pass" if meets(value) else "fail", value, required, unit, [],
+                       _ratio_text(params, value, basis)
+                       + f"; 名录不全 register incomplete ({coverage_text})")
+    if known == 0 or denominator <= 0:
+        return Outcome("insufficient data", None, required, unit, [],
+                       _ratio_text(params, None, "无数据 no data") + "; " + coverage_text)
+    value = pieces["sum"] / denominator * per
+    if at_least and meets(value):
         return Outcome("pass", value, required, unit, [],
                        coverage_text + "; 下限已达标 the lower bound already meets the target")
     shown = value if known / count >= params["min_data_share"] else None
     return Outcome("insufficient data", shown, required, unit, [],
                    coverage_text + ("; 数值为下限 value is a lower bound" if shown is not None else ""))
+
+
+def measure_count(region, context: AccessContext, params: dict) -> dict:
+    """How many open facilities of ``types`` hold one of ``grades`` and ``designations``
+    in the context's year (grades and designations by year: :mod:`coverage.counts`)."""
+    from coverage.counts import matching
+
+    facilities = own_facilities(region, context.facilities(params["types"] or None))
+    found = facilities[matching(facilities, context.year, grades=params["grades"],
+                                designations=params["designations"]).to_numpy()]
+    return {"count": len(found), "names": sorted(map(str, found["name"]))}
+
+
+def judge_count(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome:
+    required, count = params["required"], pieces["count"]
+    ok = {"at_least": count >= required, "at_most": count <= required,
+          "equal": count == required}.get(params["comparison"])
+    if ok is None:
+        raise ValueError(f"comparison must be at_least, at_most or equal, "
+                         f"got {params['comparison']!r}")
+    base = params["baseline"]
+    text = ((f"基线 baseline {base:g} → " if base is not None else "")
+            + f"实测 measured {count} → 要求 required {required:g}: "
+            + ("、".join(pieces["names"]) or "无 none"))
+    return Outcome("pass" if ok else "fail", float(count), float(required), "facilities", [],
+                   text)
 
 
 #: The 乡镇 level of ``tiered``: a centre located in each township.
@@ -641,7 +737,9 @@ def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome
     two reach levels) with more of them in each township; the target fails only
     because of them when each failing level is a reach level that does."""
     levels, failing, texts, off, only = 0, set(), [], {}, True
-    for level, label in (("village", "村 village"), ("district", "区 district")):
+    labels = {**DEFAULTS["tiered"]["labels"], **params["labels"]}
+    for level in ("village", "district"):
+        label = labels[level]
         outcome = _share_outcome(pieces[level], townships, params["required_share"], "share", "")
         levels += outcome.status == "pass"
         failing.update(outcome.failing)
@@ -653,7 +751,7 @@ def judge_tiered(pieces: dict, params: dict, townships: pd.DataFrame) -> Outcome
     township = judge_one_per_township(pieces["township"], TIERED_TOWNSHIP, townships)
     levels += township.status == "pass"
     failing.update(township.failing)
-    texts.insert(1, f"乡镇 township: {township.measured:.0f}/{township.required:.0f}")
+    texts.insert(1, f"{labels['township']}: {township.measured:.0f}/{township.required:.0f}")
     only &= levels < 3 and township.status == "pass"
     texts += [_off_network_text(off), ONLY_OFF_NETWORK if only else ""]
     order = townships["code"].astype(str).tolist()
@@ -675,11 +773,16 @@ DEFAULTS: dict[str, dict] = {
     "ambulance_response": {"max_minutes": 18, "mode": "car", "dispatch_types": ["emergency_station"],
                            "fallback_types": list(HOSPITAL_TYPES)},
     "ratio": {"field": REQUIRED, "per": 1000, "required": REQUIRED, "types": [],
-              "comparison": "at_least", "min_data_share": 0.5},
+              "comparison": "at_least", "min_data_share": 0.5, "denominator": "residents",
+              "baseline": None, "baseline_year": None, "nature": "", "required_also": []},
+    "count": {"required": REQUIRED, "types": [], "grades": [], "designations": [],
+              "comparison": "at_least", "baseline": None},
     "tiered": {"village_minutes": 15, "village_mode": "walk",
                "village_types": ["village_clinic", *CENTRE_TYPES],
                "district_minutes": 60, "district_mode": "car", "district_types": list(HOSPITAL_TYPES),
-               "required_share": 1.0},
+               "required_share": 1.0,
+               "labels": {"village": "村 village", "township": "乡镇 township",
+                          "district": "区 district"}},
 }
 
 RULES: dict[str, Rule] = {
@@ -690,6 +793,7 @@ RULES: dict[str, Rule] = {
     "ambulance_response": Rule(measure_ambulance_response, judge_ambulance_response),
     "ratio": Rule(measure_ratio, judge_ratio),
     "tiered": Rule(measure_tiered, judge_tiered),
+    "count": Rule(measure_count, judge_count),
 }
 #: 一镇/街一医疗机构 on one region (used by :mod:`coverage.siting`).
 rule_one_per_township = RULES["one_per_township"]
@@ -739,7 +843,7 @@ def _value(value, unit: str) -> str:
         return "—"
     if unit == "share":
         return f"{value:.1%}"
-    if unit in ("townships", "levels"):
+    if unit in ("townships", "levels", "facilities"):
         return f"{value:.0f}"
     return f"{value:.2f}"
 
@@ -770,6 +874,11 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
         if row["off_network_townships"]:
             lines.append(f"    离网居民（按街镇）off-network residents by township: "
                          f"{row['off_network_townships']}")
+        if row.get("estimated_inputs"):
+            lines.append(f"    估算输入 estimated inputs: {row['estimated_inputs']}")
+        if row.get("undated"):
+            lines.append(f"    未定年份的规划机构 undated planned facilities (never counted open): "
+                         f"{row['undated']}")
     return "\n".join(lines) + "\n"
 
 

@@ -154,3 +154,10 @@ def test_road_file_upload_gives_the_same_coverage(app):
     assert not app.error
     _open(app, "覆盖地图")
     assert _metrics(app)["15分钟内覆盖率"] == share  # the pack's own roads, uploaded
+
+
+def test_region_picker_lists_the_four_packs(app):
+    """Packs are discovered (coverage.region.find_regions): 万州 and 永川 appear by name."""
+    options = app.selectbox(key="region:zh").options
+    assert len(options) == 4
+    assert {"万州区", "永川区", "北碚区"} <= set(options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -14,13 +15,16 @@ import shapely
 from shapely.geometry import shape
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+#: The reference data beside the repository (COVERAGE_SHARED points elsewhere, e.g. from a
+#: git worktree).
+SHARED = Path(os.environ.get("COVERAGE_SHARED", ROOT.parent / "shared"))
 
 pytestmark = pytest.mark.skipif(not (SHARED / "data").is_dir(),
                                 reason="../shared (reference data) is not beside the repository")
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import build_region_packs as build  # noqa: E402
+from coverage import pack_init  # noqa: E402
 
 PACK_DIRS = {spec.slug: spec.folder for spec in build.PACKS}
 
@@ -69,8 +73,12 @@ def test_district_populations_sum_to_census():
 
 def test_pack_populations_are_the_district_estimates(built):
     census = build.read_census(SHARED)
-    estimates = pd.concat([build.build_district(SHARED, a, census).townships
-                           for a in ("500106", "500107", "500109")]).set_index("code")
+    shipped = pack_init.read_census()
+    estimates = pd.concat(
+        [build.build_district(SHARED, a, census).townships for a in ("500106", "500107", "500109")]
+        + [pack_init.build_district(pack_init.DATA, a, shipped, seats=build.ILLUSTRATIVE_SEATS,
+                                    fill_seats=True).townships for a in ("500101", "500118")]
+    ).set_index("code")
     for slug, folder in PACK_DIRS.items():
         for f in _features(built / folder / "population/townships.geojson"):
             p = f["properties"]
@@ -80,13 +88,18 @@ def test_pack_populations_are_the_district_estimates(built):
     assert len(beibei) == 17
     assert sum(f["properties"]["population"] for f in beibei) == census.loc["500109",
                                                                             "population_2020"]
+    for slug, adcode, count in (("wanzhou", "500101", 52), ("yongchuan", "500118", 23)):
+        towns = _features(built / PACK_DIRS[slug] / "population/townships.geojson")
+        assert len(towns) == count
+        assert sum(f["properties"]["population"] for f in towns) == census.loc[
+            adcode, "population_2020"]
 
 
 @pytest.mark.parametrize("slug", sorted(PACK_DIRS))
 def test_townships_tile_the_boundary(built, slug):
     folder = built / PACK_DIRS[slug]
-    boundary = build.to_metric(shape(_features(folder / "boundary.geojson")[0]["geometry"]))
-    polygons = [build.to_metric(shape(f["geometry"]))
+    boundary = pack_init.to_metric(shape(_features(folder / "boundary.geojson")[0]["geometry"]))
+    polygons = [pack_init.to_metric(shape(f["geometry"]))
                 for f in _features(folder / "population/townships.geojson")]
     assert all(p.is_valid and not p.is_empty for p in polygons)
     tree = shapely.STRtree(polygons)
@@ -140,8 +153,8 @@ def test_every_beibei_township_has_a_health_centre(built):
 
 
 def test_largest_remainder_sums_exactly():
-    assert build.largest_remainder(np.array([1.0, 1.0, 1.0]), 10).tolist() == [4, 3, 3]
-    values = build.largest_remainder(np.array([0.3, 2.2, 7.5, 1e-3]), 1_000_003)
+    assert pack_init.largest_remainder(np.array([1.0, 1.0, 1.0]), 10).tolist() == [4, 3, 3]
+    values = pack_init.largest_remainder(np.array([0.3, 2.2, 7.5, 1e-3]), 1_000_003)
     assert values.sum() == 1_000_003
 
 

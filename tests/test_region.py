@@ -1,4 +1,4 @@
-"""Both shipped region packs load and validate; broken copies fail clearly, exit non-zero."""
+"""The four shipped region packs load and validate; broken copies fail clearly, exit non-zero."""
 
 import json
 import shutil
@@ -10,7 +10,8 @@ from coverage.cli import main
 from coverage.region import find_regions, load_region
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKS = {"gaoxin": ROOT, "beibei": ROOT / "regions" / "beibei"}
+PACKS = {"gaoxin": ROOT, "beibei": ROOT / "regions" / "beibei",
+         "wanzhou": ROOT / "regions" / "wanzhou", "yongchuan": ROOT / "regions" / "yongchuan"}
 PACK_FILES = ("region.toml", "boundary.geojson", "facilities.geojson", "population")
 
 
@@ -20,10 +21,12 @@ def regions():
 
 
 def test_packs_are_found():
-    assert find_regions(ROOT) == [ROOT, ROOT / "regions" / "beibei"]
+    assert find_regions(ROOT) == [ROOT, ROOT / "regions" / "beibei",
+                                  ROOT / "regions" / "wanzhou", ROOT / "regions" / "yongchuan"]
 
 
-@pytest.mark.parametrize("slug,count", [("gaoxin", 10), ("beibei", 17)])
+@pytest.mark.parametrize("slug,count", [("gaoxin", 10), ("beibei", 17), ("wanzhou", 52),
+                                        ("yongchuan", 23)])
 def test_pack_contents(regions, slug, count):
     region = regions[slug]
     assert region.slug == slug and len(region.townships) == count
@@ -41,7 +44,7 @@ def test_default_pack_names_the_ten_towns_and_streets(regions):
         assert any(n.startswith(stem) for n in names), stem
 
 
-@pytest.mark.parametrize("slug", ["gaoxin", "beibei"])
+@pytest.mark.parametrize("slug", ["gaoxin", "beibei", "wanzhou", "yongchuan"])
 def test_validate_command_passes(slug, capsys):
     assert main(["validate", str(PACKS[slug])]) == 0
     out = capsys.readouterr().out
