@@ -6,7 +6,8 @@ WGS-84, with each edge classified by its OpenStreetMap ``highway`` class. Routin
 
 Sources, all read by :func:`read_network` according to the file suffix:
 
-* OpenStreetMap XML (``.osm``, ``.osm.bz2``, ``.xml``) through OSMnx;
+* OpenStreetMap XML (``.osm``, ``.osm.bz2``, ``.xml``) through pyosmium, laid out as OSMnx
+  would (:mod:`coverage.osm_xml`; the OSMnx route stays as :func:`read_osm_xml_osmnx`);
 * OpenStreetMap PBF (``.osm.pbf``, ``.pbf``) through pyosmium, vectorised, several
   times faster than the XML route (see ``benchmarks/bench_network_load.py``);
 * GraphML saved by OSMnx (``.graphml``), e.g. by :func:`fetch_network`;
@@ -318,9 +319,18 @@ def _collapse_two_way(edges: pd.DataFrame) -> pd.DataFrame:
 def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     """Convert an OSMnx MultiDiGraph (WGS-84) into a RoadNetwork."""
     import networkx as nx
-    import shapely
 
     df = nx.to_pandas_edgelist(graph, source="u", target="v")
+    xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
+    return network_from_edge_list(df, xy, path, provenance)
+
+
+def network_from_edge_list(df: pd.DataFrame, xy: pd.DataFrame, path: Path,
+                           provenance: dict) -> RoadNetwork:
+    """A RoadNetwork from an OSMnx-style edge list (one row per directed edge, as
+    ``networkx.to_pandas_edgelist`` gives) and node coordinates ``xy`` (WGS-84)."""
+    import shapely
+
     if df.empty or "highway" not in df:
         raise InputError(path, "no highway ways: expected OpenStreetMap ways tagged highway=*")
     df["highway"] = df["highway"].map(_merged_class_picker())
@@ -335,7 +345,6 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     df = _collapse_two_way(df)
     df["oneway"] |= df["highway"].isin(IMPLIED_ONEWAY)
 
-    xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
     ids = np.unique(np.concatenate([df["u"].to_numpy(), df["v"].to_numpy()]))
     nodes = xy.loc[ids].astype(float)
     nodes.index = pd.Index(ids.astype(np.int64), name="node")
@@ -370,10 +379,22 @@ def _xml_generator(path: Path) -> str | None:
 
 
 def read_osm_xml(path: str | Path) -> RoadNetwork:
+    """Read the road network of an OpenStreetMap XML file with pyosmium.
+
+    Equal to :func:`read_osm_xml_osmnx` (same tables, same row order) at a fraction
+    of its time; see :mod:`coverage.osm_xml`.
+    """
+    from coverage.osm_xml import read_osm_xml as read
+
+    return read(path)
+
+
+def read_osm_xml_osmnx(path: str | Path) -> RoadNetwork:
     """Read the road network of an OpenStreetMap XML file through OSMnx.
 
     Uses ``osmnx.graph_from_xml(simplify=False, retain_all=True)``, keeps the road
-    classes and collapses OSMnx's reverse twins of two-way roads.
+    classes and collapses OSMnx's reverse twins of two-way roads. The reference that
+    :func:`read_osm_xml` is tested against.
 
     Raises
     ------

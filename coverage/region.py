@@ -59,9 +59,10 @@ class Region:
             if self.network_path is None:
                 raise InputError(self.path / MANIFEST, "the pack names no road network",
                                  field="files.network")
-            from coverage.network import read_network
+            from coverage.network_cache import cached_network
 
-            self._network = read_network(self.network_path)
+            # Parsed once: later loads read the pack's cache/ (keyed by the file's SHA-256).
+            self._network = cached_network(self.network_path, self.path / "cache")
             self._network.provenance = {**self.provenance.get("network", {}),
                                         **self._network.provenance}
         return self._network

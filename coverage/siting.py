@@ -17,9 +17,12 @@ Optimal siting keeps the existing facilities open and adds ``k`` new sites:
 
 Each is a small MILP solved exactly by HiGHS (``highspy``) after a reduction (demand
 already served by existing sites dropped; for covering models, residents with the
-same set of covering candidates merged into one row). Above ``max_size`` matrix
-entries, or when the solver reaches ``time_limit``, the answer is the greedy one (or
-the solver's better incumbent) with its gap to a proven bound: the better of the
+same set of covering candidates merged into one row). The solver starts from a
+heuristic answer: the greedy one improved by vertex swaps (Teitz–Bart for the
+p-median and MCLP; redundant sites dropped for LSCP), so at any time limit the answer
+is at least the heuristic's. Above ``max_size`` matrix entries, or when the solver
+reaches ``time_limit``, the answer is the heuristic one (or the solver's better
+incumbent) with its gap to a proven bound: the better of the
 MILP's dual bound (or the LP relaxation's optimum) and a bound of the model's own
 (p-median: Lagrangian relaxation of the assignment rows; MCLP: the k largest
 single-site gains).
@@ -331,7 +334,9 @@ class SitingResult:
     gap
         ``|objective - bound| / |objective|`` (0 when optimal; inf when unknown).
     status
-        ``'optimal'``, ``'time limit'`` (solver's incumbent) or ``'greedy'``.
+        ``'optimal'``, ``'time limit'`` (the better of the solver's incumbent and the
+        heuristic answer) or ``'greedy'`` (the greedy answer improved by swaps; the
+        model was above ``max_size``).
     covered
         Demand weight covered within T (MCLP/LSCP) or served (p-median).
     total
@@ -420,7 +425,8 @@ def _highs(cost, matrix: scipy.sparse.csr_array, row_lo, row_hi, col_hi, integer
 
 
 class _Model:
-    """Shared solve loop: greedy start, exact MILP within the limits, or a bounded greedy."""
+    """Shared solve loop: a greedy start improved by swaps (:meth:`_improve`), then the
+    exact MILP within the limits, started from it; or the heuristic with a bound."""
 
     name = ""
     maximise = False
@@ -437,12 +443,16 @@ class _Model:
     def solve(self) -> SitingResult:
         """Solve the model (exactly when within the time and size limits)."""
         t0 = time.perf_counter()
-        chosen = self._greedy()
+        chosen = self._improve(self._greedy(), t0 + self.time_limit)
         objective = self._value(chosen)
         cost, matrix, lo, hi, col_hi, integer, start = self._milp(chosen)
-        if matrix.nnz <= self.max_size:
+        remaining = self.time_limit - (time.perf_counter() - t0)
+        if matrix.nnz <= self.max_size and remaining <= 0:
+            # The heuristic used the whole limit: its answer, with the model's own bound.
+            status, bound = "time limit", np.inf if self.maximise else -np.inf
+        elif matrix.nnz <= self.max_size:
             status, x, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=self.time_limit, start=start)
+                                      time_limit=remaining, start=start)
             bound += self.offset
             if x is not None:
                 picked = np.flatnonzero(x[:self._n_sites()] > 0.5)
@@ -453,7 +463,7 @@ class _Model:
                     chosen, objective = picked, value
         else:
             status, _, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=self.time_limit, relax=True)
+                                      time_limit=max(remaining, 1e-3), relax=True)
             bound += self.offset
             status = "greedy"
         if status not in ("optimal", "time limit", "greedy"):
@@ -468,6 +478,10 @@ class _Model:
 
     def _n_sites(self) -> int:
         return len(self.ids)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """A better answer than the greedy one, found before ``deadline`` (default: none)."""
+        return chosen
 
 
 def _signature_groups(cover: scipy.sparse.csr_array) -> tuple[np.ndarray, np.ndarray]:
@@ -576,6 +590,38 @@ class MaximalCovering(_Covering):
     def _value(self, chosen) -> float:
         return self.base + float(self.group_weight[self._covered(chosen)].sum())
 
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Vertex swaps (as Teitz–Bart for the p-median): close an open site and open the
+        closed one covering most of what is then uncovered, while that covers more.
+        Stops at a local optimum or at ``deadline``."""
+        n = self.group_cover.shape[1]
+        if self.k == 0 or self.k >= n:
+            return chosen
+        chosen = np.array(chosen, dtype=np.int64)
+        csc = self.group_cover.tocsc()
+        while time.perf_counter() < deadline:
+            is_open = np.zeros(n)
+            is_open[chosen] = 1.0
+            count = self.group_cover @ is_open
+            swap, saving = None, 1e-9 * max(float(self.group_weight.sum()), 1.0)
+            for r in chosen:
+                mine = csc.indices[csc.indptr[r]:csc.indptr[r + 1]]
+                alone = mine[count[mine] == 1]
+                loss = float(self.group_weight[alone].sum())
+                uncovered = np.where(count == 0, self.group_weight, 0.0)
+                uncovered[alone] = self.group_weight[alone]
+                gain = uncovered @ self.group_cover
+                gain[is_open > 0] = -np.inf
+                j = int(np.argmax(gain))
+                if gain[j] - loss > saving:
+                    swap, saving = (r, j), gain[j] - loss
+                if time.perf_counter() >= deadline:
+                    break
+            if swap is None:
+                break
+            chosen[chosen == swap[0]] = swap[1]
+        return chosen
+
     def _combinatorial_bound(self, chosen, objective) -> float:
         """The k largest single-site gains (upper bound)."""
         gains = np.sort(self.group_weight @ self.group_cover)[::-1]
@@ -620,6 +666,19 @@ class SetCovering(_Covering):
 
     def _greedy(self) -> np.ndarray:
         return self._lazy_greedy(np.ones(self.group_cover.shape[0]), lambda c: False)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Drop redundant sites (everything they cover is covered by another), last
+        chosen first: the greedy cover made minimal."""
+        csc = self.group_cover.tocsc()
+        keep = list(chosen)
+        count = self.group_cover @ np.isin(np.arange(csc.shape[1]), keep).astype(float)
+        for j in reversed(chosen):
+            mine = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if (count[mine] >= 2).all():
+                keep.remove(j)
+                count[mine] -= 1
+        return np.array(keep, dtype=np.int64)
 
     def _value(self, chosen) -> float:
         return float(len(chosen))
@@ -743,6 +802,59 @@ class PMedian(_Model):
             current[rows] = np.minimum(current[rows], costs)
         return np.array(chosen, dtype=np.int64)
 
+    def _penalised_fallback(self) -> np.ndarray:
+        """Rows' fallback costs, a large finite penalty where a row has none (unserved)."""
+        finite = np.isfinite(self.row_fallback)
+        big = 2.0 * max(self.pair_cost.max(initial=0.0), self.row_fallback[finite].max(initial=0.0)) + 1
+        return np.where(finite, self.row_fallback, big)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Teitz–Bart vertex substitution: swap an open site for a closed one while it helps.
+
+        Each pass finds, for every open site ``r``, the rows' costs without it (their
+        second-best option where ``r`` is their best, fallback included), then the
+        closed site whose opening saves most against those costs; the best swap of
+        the pass is made if it lowers the total. Stops at a local optimum or at
+        ``deadline`` (``time.perf_counter()``), so the answer is never worse than
+        the greedy one.
+        """
+        m, n = self.rows.size, len(self.ids)
+        if m == 0 or self.k == 0 or self.k >= n:
+            return chosen
+        chosen = np.array(chosen, dtype=np.int64)
+        fallback = self._penalised_fallback()
+        rows = np.arange(m)
+        while time.perf_counter() < deadline:
+            is_open = np.zeros(n, bool)
+            is_open[chosen] = True
+            sel = np.flatnonzero(is_open[self.pair_col])
+            # Every row's options among the open sites plus its fallback (site -1).
+            row = np.concatenate([self.pair_row[sel], rows])
+            cost = np.concatenate([self.pair_cost[sel], fallback])
+            site = np.concatenate([self.pair_col[sel], np.full(m, -1)])
+            order = np.lexsort((site, cost, row))
+            row, cost, site = row[order], cost[order], site[order]
+            first = np.searchsorted(row, rows)
+            best, best_site = cost[first], site[first]
+            second_at = np.minimum(first + 1, row.size - 1)
+            second = np.where(row[second_at] == rows, cost[second_at], np.inf)
+            swap, saving = None, 1e-9 * max(float(best.sum()), 1.0)
+            for r in chosen:
+                without = np.where(best_site == r, second, best)
+                loss = float((without - best).sum())
+                gain = np.bincount(self.pair_col, np.maximum(without[self.pair_row] - self.pair_cost, 0.0),
+                                   minlength=n)
+                gain[is_open] = -np.inf
+                j = int(np.argmax(gain))
+                if gain[j] - loss > saving:
+                    swap, saving = (r, j), gain[j] - loss
+                if time.perf_counter() >= deadline:
+                    break
+            if swap is None:
+                break
+            chosen[chosen == swap[0]] = swap[1]
+        return chosen
+
     def _combinatorial_bound(self, chosen, objective, iterations: int = 300) -> float:
         """Lagrangian lower bound: the assignment rows relaxed, multipliers by subgradient.
 
@@ -755,10 +867,8 @@ class PMedian(_Model):
         if m == 0:
             return self.fixed_cost
         # Rows with no fallback: a large finite cost keeps the arithmetic finite.
-        finite = np.isfinite(self.row_fallback)
-        big = 2.0 * max(self.pair_cost.max(initial=0.0), self.row_fallback[finite].max(initial=0.0)) + 1
-        fallback = np.where(finite, self.row_fallback, big)
-        u = np.minimum(self._row_costs(chosen), big)
+        fallback = self._penalised_fallback()
+        u = np.minimum(self._row_costs(chosen), fallback.max(initial=0.0))
         best, step, stall = -np.inf, 2.0, 0
         target = objective - self.fixed_cost
         for _ in range(iterations):
