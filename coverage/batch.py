@@ -83,6 +83,7 @@ import shapely
 
 from coverage import modes, routing
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, coverage_table
+from coverage.choices import BACKENDS  # the parser reads it without pandas
 from coverage.errors import InputError, atomic_path, write_text_atomic
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.gaps import coverage_gaps
@@ -133,8 +134,6 @@ ROW_GROUP = 16_384
 AMBULANCE_HORIZON = 2.0
 #: The ``--split-by`` shorthands.
 SPLIT_COLUMNS = {"county": "county_code", "kind": "kind"}
-
-BACKENDS = ("inline", "processes", "dask")
 
 
 class BatchError(RuntimeError):

@@ -58,7 +58,7 @@ def _run_validate(args) -> int:
 # --- shared by traveltime and isochrones --------------------------------------------
 
 def _add_routing_options(p) -> None:
-    from coverage.modes import MODES
+    from coverage.choices import MODES
 
     p.add_argument("--region", default=".", help="region pack folder (default: .)")
     p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
@@ -294,7 +294,7 @@ def _run_population(args) -> int:
 # --- candidates and optimize ---------------------------------------------------
 
 def _add_siting_options(p) -> None:
-    from coverage.modes import MODES
+    from coverage.choices import MODES
 
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
     p.add_argument("--minutes", type=float, required=True, help="coverage threshold T (inclusive)")
@@ -363,7 +363,7 @@ def _run_candidates(args) -> int:
 
 
 def _add_optimize(sub) -> None:
-    from coverage.siting import MODELS, TIME_LIMIT_S
+    from coverage.choices import MODELS, TIME_LIMIT_S
 
     p = sub.add_parser("optimize", help="optimal new sites (MCLP, LSCP, p-median), existing kept open")
     _add_siting_options(p)
@@ -447,7 +447,7 @@ def _run_scenario(args) -> int:
 # --- batch --------------------------------------------------------------------
 
 def _add_batch(sub) -> None:
-    from coverage.batch import BACKENDS
+    from coverage.choices import BACKENDS
 
     p = sub.add_parser("batch", help="run coverage, targets and layers part by part (district, "
                        "kind or a township column), resumable, in-process, on local "

@@ -51,9 +51,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coverage.choices import MODES  # the parser reads it without pandas
 from coverage.errors import InputError
 
-MODES = ("walk", "ebike", "car")
 
 #: Walking speed of the access leg from an off-network point to the road (km/h).
 ACCESS_SPEED_KMH = 4.5

@@ -47,13 +47,12 @@ import shapely
 
 from coverage import routing
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, point_modes, within
+from coverage.choices import MODELS, TIME_LIMIT_S  # the parser reads them without pandas
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.population import assign_townships
 from coverage.tables import read_points
 
-#: Default time limit of one MILP solve, seconds.
-TIME_LIMIT_S = 60.0
 #: Default size limit: matrix entries above which the MILP is not attempted.
 MAX_SIZE = 5_000_000
 #: Default cap on a candidate's search for travel-time reductions and p-median, minutes.
@@ -445,6 +444,11 @@ class _Model:
         t0 = time.perf_counter()
         chosen = self._improve(self._greedy(), t0 + self.time_limit)
         objective = self._value(chosen)
+        # The model's own bound often proves the heuristic answer optimal: no MILP then.
+        own = self._combinatorial_bound(chosen, objective)
+        if np.isfinite(objective) and _gap(objective, own) == 0.0:
+            return self._result(np.sort(chosen), objective, objective, "optimal",
+                                time.perf_counter() - t0)
         cost, matrix, lo, hi, col_hi, integer, start = self._milp(chosen)
         remaining = self.time_limit - (time.perf_counter() - t0)
         if matrix.nnz <= self.max_size and remaining <= 0:
@@ -472,7 +476,6 @@ class _Model:
             bound = objective
         else:
             # The solver may stop before its root LP: keep the better of its bound and ours.
-            own = self._combinatorial_bound(chosen, objective)
             bound = min(bound, own) if self.maximise else max(bound, own)
         return self._result(np.sort(chosen), objective, bound, status, time.perf_counter() - t0)
 
@@ -935,9 +938,6 @@ class PMedian(_Model):
 
 
 # --- siting on a region ------------------------------------------------------------------
-
-MODELS = ("mclp", "lscp", "pmedian")
-
 
 def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *,
              minutes: float = 15.0, k: int | None = None,
