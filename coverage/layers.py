@@ -40,6 +40,7 @@ import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -193,10 +194,31 @@ def provenance(region, year: int | None, params: dict) -> dict:
 
 # --- deterministic writers -------------------------------------------------------
 
-def _round(coords):
-    if isinstance(coords[0], (list, tuple)):
-        return [_round(c) for c in coords]
-    return [round(float(c), PRECISION) for c in coords]
+def _rounded(geom) -> list:
+    """The geometry's coordinates rounded to :data:`PRECISION`, as nested lists.
+
+    Vectorised: numpy's rounding where it leaves a value unchanged (then Python's
+    ``round`` would too, the value being the double nearest to a 7-decimal number),
+    Python's ``round`` elsewhere, so the text is the one per-coordinate rounding gives.
+    """
+    coords = shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)))
+    out = np.round(coords, PRECISION)
+    differ = out != coords
+    if differ.any():
+        out[differ] = [round(float(c), PRECISION) for c in coords[differ]]
+    return out.tolist()
+
+
+def _coordinates(geom):
+    """GeoJSON ``coordinates`` of a 2-D Point, LineString, Polygon or Multi-geometry."""
+    kind = geom.geom_type
+    if kind == "Point":
+        return _rounded(geom)[0]
+    if kind in ("LineString", "LinearRing"):
+        return _rounded(geom)
+    if kind == "Polygon":
+        return [_rounded(ring) for ring in (geom.exterior, *geom.interiors)]
+    return [_coordinates(part) for part in geom.geoms]
 
 
 def clean_geometry(geom):
@@ -217,8 +239,7 @@ def _mapping(geom) -> dict:
     if geom.geom_type == "GeometryCollection":
         return {"type": "GeometryCollection",
                 "geometries": [_mapping(g) for g in shapely.get_parts(geom)]}
-    mapped = shapely.geometry.mapping(geom)
-    return {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
+    return {"type": geom.geom_type, "coordinates": _coordinates(geom)}
 
 
 def geojson_text(frame: gpd.GeoDataFrame) -> str:
