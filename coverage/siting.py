@@ -442,7 +442,8 @@ class _Model:
     def solve(self) -> SitingResult:
         """Solve the model (exactly when within the time and size limits)."""
         t0 = time.perf_counter()
-        chosen = self._improve(self._greedy(), t0 + self.time_limit)
+        # The heuristic runs to its local optimum; the time limit is the solver's.
+        chosen = self._improve(self._greedy(), np.inf)
         objective = self._value(chosen)
         # The model's own bound often proves the heuristic answer optimal: no MILP then.
         own = self._combinatorial_bound(chosen, objective)
@@ -450,13 +451,9 @@ class _Model:
             return self._result(np.sort(chosen), objective, objective, "optimal",
                                 time.perf_counter() - t0)
         cost, matrix, lo, hi, col_hi, integer, start = self._milp(chosen)
-        remaining = self.time_limit - (time.perf_counter() - t0)
-        if matrix.nnz <= self.max_size and remaining <= 0:
-            # The heuristic used the whole limit: its answer, with the model's own bound.
-            status, bound = "time limit", np.inf if self.maximise else -np.inf
-        elif matrix.nnz <= self.max_size:
+        if matrix.nnz <= self.max_size:
             status, x, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=remaining, start=start)
+                                      time_limit=self.time_limit, start=start)
             bound += self.offset
             if x is not None:
                 picked = np.flatnonzero(x[:self._n_sites()] > 0.5)
@@ -467,7 +464,7 @@ class _Model:
                     chosen, objective = picked, value
         else:
             status, _, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=max(remaining, 1e-3), relax=True)
+                                      time_limit=self.time_limit, relax=True)
             bound += self.offset
             status = "greedy"
         if status not in ("optimal", "time limit", "greedy"):

@@ -1,0 +1,97 @@
+"""A parsed network is read once: the pyosmium XML reader equals the OSMnx route on
+both packs, the content-addressed cache returns equal networks, is keyed by content and
+options, rebuilds a corrupted entry, and the parser builds without pandas."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from coverage.network import read_network, read_osm_xml, read_osm_xml_osmnx
+from coverage.network_cache import cache_entry, cached_network
+from coverage.region import load_region
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK_NETWORKS = [ROOT / "network" / "roads.osm", ROOT / "regions" / "beibei" / "network" / "roads.osm"]
+ROADS_CN = Path(__file__).parent / "data" / "roads_cn.geojson"
+
+
+def assert_same_network(a, b):
+    pd.testing.assert_frame_equal(a.nodes, b.nodes, check_exact=True)
+    pd.testing.assert_frame_equal(a.edges, b.edges, check_exact=True)
+    assert (a.source, a.provenance) == (b.source, b.provenance)
+
+
+@pytest.mark.parametrize("path", PACK_NETWORKS, ids=["gaoxin", "beibei"])
+def test_pyosmium_xml_reader_equals_the_osmnx_route(path):
+    assert_same_network(read_osm_xml(path), read_osm_xml_osmnx(path))
+
+
+def test_xml_reader_keeps_osmnx_rules_on_odd_ways(tmp_path):
+    """Reversed one-ways, roundabouts, a duplicated segment, a non-road way, an area."""
+    nodes = "".join(f'<node id="{i}" version="1" lat="29.{5000 + i * 7:07d}" '
+                    f'lon="106.{4000 + i * 13:07d}"/>' for i in range(1, 10))
+    ways = [
+        ('1', [1, 2, 3], {"highway": "primary", "oneway": "-1", "name": "A"}),
+        ('2', [3, 4, 5, 3], {"highway": "residential", "junction": "roundabout"}),
+        ('3', [2, 3], {"highway": "service", "lanes": "2", "maxspeed": "30"}),
+        ('4', [5, 6], {"building": "yes"}),
+        ('5', [6, 7, 8, 6], {"highway": "pedestrian", "area": "yes"}),
+        ('6', [8, 9, 1], {"highway": "motorway", "oneway": "reverse"}),
+        ('7', [9, 4], {"highway": "footway"}),
+    ]
+    text = "".join(f'<way id="{i}" version="1">' + "".join(f'<nd ref="{n}"/>' for n in refs)
+                   + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>"
+                   for i, refs, tags in ways)
+    path = tmp_path / "odd.osm"
+    path.write_text(f'<?xml version="1.0"?><osm version="0.6" generator="test">{nodes}{text}</osm>',
+                    encoding="utf-8")
+    assert_same_network(read_osm_xml(path), read_osm_xml_osmnx(path))
+
+
+@pytest.mark.parametrize("path", [PACK_NETWORKS[0], ROADS_CN], ids=["osm", "road-file"])
+def test_cached_network_equals_a_fresh_read(path, tmp_path):
+    fresh = read_network(path)
+    first = cached_network(path, tmp_path)
+    assert len(list(tmp_path.glob("network-*.npz"))) == 1
+    second = cached_network(path, tmp_path)
+    assert_same_network(fresh, first)
+    assert_same_network(fresh, second)
+
+
+def test_cache_is_keyed_by_content_and_options(tmp_path):
+    copy = tmp_path / "roads.osm"
+    copy.write_bytes(PACK_NETWORKS[0].read_bytes())
+    entry = cache_entry(copy, tmp_path / "cache")
+    assert entry == cache_entry(PACK_NETWORKS[0], tmp_path / "cache")  # content, not path
+    assert cache_entry(ROADS_CN, tmp_path, {"crs": "GCJ02"}) != cache_entry(ROADS_CN, tmp_path)
+    copy.write_bytes(copy.read_bytes().replace(b"</osm>", b"<!-- edited --></osm>"))
+    assert cache_entry(copy, tmp_path / "cache") != entry
+
+
+def test_corrupted_entry_is_rebuilt_with_a_message(tmp_path, capsys):
+    path = PACK_NETWORKS[0]
+    entry = cache_entry(path, tmp_path)
+    cached_network(path, tmp_path)
+    entry.write_bytes(entry.read_bytes()[:1000])
+    network = cached_network(path, tmp_path)
+    assert "unreadable network cache entry" in capsys.readouterr().err
+    assert_same_network(read_network(path), network)
+    assert_same_network(network, cached_network(path, tmp_path))  # rewritten, readable
+    assert capsys.readouterr().err == ""
+
+
+def test_region_reads_its_network_through_the_cache(tmp_path):
+    region = load_region(ROOT)
+    region.load_network()
+    assert list((ROOT / "cache").glob("network-*.npz"))
+
+
+def test_parser_builds_without_pandas():
+    code = ("import sys; from coverage.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('pandas', 'numpy', 'geopandas', 'osmnx', 'highspy', "
+            "'folium', 'streamlit', 'dask', 'rasterio', 'coverage.siting') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
