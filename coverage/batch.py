@@ -97,7 +97,6 @@ from coverage.layers import (
 from coverage.network import (
     RoadNetwork,
     read_edge_table,
-    read_network,
 )
 from coverage.population import (
     CELL_M,
@@ -336,18 +335,22 @@ def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
     return path
 
 
-def read_network_window(path: str | Path, bounds: tuple[float, float, float, float]) -> RoadNetwork:
+def read_network_window(path: str | Path, bounds: tuple[float, float, float, float],
+                        cache_dir: str | Path | None = None) -> RoadNetwork:
     """The edges with at least one end inside WGS-84 ``bounds``, and their nodes.
 
     A ``.parquet`` edge table (:func:`write_network_parquet`) is read by window, row
-    groups outside it skipped; any other network file is read whole
-    (:func:`coverage.network.read_network`) and cut.
+    groups outside it skipped; any other network file is read whole (through the
+    parsed-network cache in ``cache_dir``, :func:`coverage.network_cache.cached_network`,
+    so every part after the first skips the parsing) and cut.
     """
+    from coverage.network_cache import cached_network
+
     path = Path(path)
     if path.suffix == ".parquet":
         return read_edge_table(path, bounds)
     west, south, east, north = bounds
-    network = read_network(path)
+    network = cached_network(path, cache_dir)
     lon, lat = network.nodes["x"].to_numpy(float), network.nodes["y"].to_numpy(float)
     keep = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     return _edges_touching(network, pd.Index(network.nodes.index[keep]))
@@ -484,7 +487,8 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
             to_wgs.transform(c[:, 0], c[:, 1]))).bounds
 
     widest = _buffer(area, max(buffers.values()))
-    window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)))
+    window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)),
+                                 Path(task.region) / "cache")
     networks = {m: clip_network(window, _buffer(area, b), region.metric_crs)
                 for m, b in buffers.items()}
     facilities = part_facilities(region, task, widest)
