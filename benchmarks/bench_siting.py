@@ -185,6 +185,7 @@ def plain_highs(model: str, matrix: scipy.sparse.csr_array, weights: np.ndarray,
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     m, n = matrix.shape
+    matrix = scipy.sparse.csr_array(matrix, dtype=float)
     t0 = time.perf_counter()
     if model == "mclp":  # max w.y: y_i <= sum_j a_ij x_j, sum x = K
         a = scipy.sparse.hstack([-matrix, scipy.sparse.eye_array(m)]).tocsr()
@@ -194,7 +195,7 @@ def plain_highs(model: str, matrix: scipy.sparse.csr_array, weights: np.ndarray,
         integrality = np.concatenate([np.ones(n), np.zeros(m)])
         bounds = Bounds(0, 1)
     else:  # min sum x: A x >= 1
-        constraints = [LinearConstraint(matrix.astype(float), 1, np.inf)]
+        constraints = [LinearConstraint(matrix, 1, np.inf)]
         cost, integrality, bounds = np.ones(n), np.ones(n), Bounds(0, 1)
     res = milp(cost, constraints=constraints, integrality=integrality, bounds=bounds,
                options={"time_limit": time_limit})
