@@ -373,7 +373,8 @@ def _add_optimize(sub) -> None:
                    help="candidate points file (default: generated on the region's roads)")
     p.add_argument("--crs", help="CRS of the candidates file: WGS84 (default), GCJ02, BD09, EPSG:n")
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT_S,
-                   help=f"solver time limit in seconds (default: {TIME_LIMIT_S:g})")
+                   help=f"time limit of the solve in seconds; the greedy + swap answer is "
+                   f"always completed first (default: {TIME_LIMIT_S:g})")
     p.add_argument("--out", help="write the chosen sites to this CSV or GeoJSON (WGS-84)")
     p.set_defaults(func=_run_optimize)
 

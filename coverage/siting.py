@@ -567,8 +567,9 @@ class MaximalCovering(_Covering):
     candidate_ids
         Ids reported in :attr:`SitingResult.selected` (default the column index).
     time_limit, max_size
-        Solver time limit (seconds) and the matrix size above which only the
-        greedy answer and a bound are computed.
+        Time limit of the whole solve (seconds; the greedy + swap answer is always
+        completed, the MILP gets what is left) and the matrix size above which only
+        that answer and a bound are computed.
     """
 
     name, maximise = "mclp", True
