@@ -70,7 +70,7 @@ def _add_routing_options(p) -> None:
 def _routing_inputs(args):
     """The region, its facilities open for ``--year``/``--types`` and the mode's graph."""
     from coverage.facilities import active_facilities
-    from coverage.network import read_network
+    from coverage.network_cache import cached_network
     from coverage.region import load_region
     from coverage.routing import build_graph
 
@@ -81,7 +81,8 @@ def _routing_inputs(args):
         raise InputError(region.files["facilities"], "no facility is open"
                          + (f" in {args.year}" if args.year else "")
                          + (f" of types {args.types}" if types else ""), field="type")
-    network = read_network(args.network) if args.network else region.load_network()
+    network = (cached_network(args.network, region.path / "cache") if args.network
+               else region.load_network())
     return region, facilities, build_graph(network, args.mode, metric_crs=region.metric_crs)
 
 
