@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse
@@ -379,6 +378,8 @@ def _highs(cost, matrix: scipy.sparse.csr_array, row_lo, row_hi, col_hi, integer
     solution (``None`` if none) and the proven bound (dual bound, or the LP
     optimum when ``relax``).
     """
+    import highspy  # only the models need it, not ranking or 2SFCA
+
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = len(cost), matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, float)

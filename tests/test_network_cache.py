@@ -1,6 +1,6 @@
 """A parsed network is read once: the pyosmium XML reader equals the OSMnx route on
 both packs, the content-addressed cache returns equal networks, is keyed by content and
-options, rebuilds a corrupted entry, and the parser builds without pandas."""
+options, rebuilds a corrupted entry, the parser builds without pandas, and `check` imports none of the heavy optional libraries."""
 
 import subprocess
 import sys
@@ -95,3 +95,13 @@ def test_parser_builds_without_pandas():
             "'folium', 'streamlit', 'dask', 'rasterio', 'coverage.siting') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_check_imports_only_what_it_uses():
+    code = ("import sys, io, contextlib; from coverage.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['check', sys.argv[1]])\n"
+            "print(sorted(m for m in ('osmnx', 'folium', 'streamlit', 'highspy', 'dask', "
+            "'rasterio', 'networkx', 'coverage.siting') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
