@@ -1,6 +1,7 @@
 """A parsed network is read once: the pyosmium XML reader equals the OSMnx route on
 both packs, the content-addressed cache returns equal networks, is keyed by content and
-options, rebuilds a corrupted entry, the parser builds without pandas, and `check` imports none of the heavy optional libraries."""
+options, rebuilds a corrupted entry; the parser builds without pandas and ``check``
+imports none of the heavy optional libraries."""
 
 import subprocess
 import sys
