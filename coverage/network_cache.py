@@ -13,6 +13,7 @@ reported on standard error and rebuilt.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -63,7 +64,7 @@ def cached_network(path: str | Path, cache_dir: str | Path | None, **options) ->
     -------
     RoadNetwork
         Equal to ``read_network(path, **options)``: the same tables, dtypes, column
-        order, source and provenance.
+        order and every other field (source, provenance; JSON-able values).
     """
     path = Path(path)
     if cache_dir is None or not path.is_file():
@@ -148,8 +149,15 @@ def _decode(prefix: str, layout: list, data, n: int) -> dict:
 def _save(network: RoadNetwork, entry: Path) -> None:
     arrays: dict = {}
     nodes, edges = network.nodes, network.edges
+    # Every other field of the dataclass (source, provenance, reports...) as JSON.
+    extra = {f.name: getattr(network, f.name) for f in dataclasses.fields(network)
+             if f.name not in ("nodes", "edges")}
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as exc:
+        raise _Unstorable("fields") from exc
     meta = {
-        "source": network.source, "provenance": network.provenance,
+        "fields": extra,
         "node_index": nodes.index.name, "node_index_dtype": str(nodes.index.dtype),
         "nodes": _encode("n", nodes, arrays), "edges": _encode("e", edges, arrays),
         "edge_index": edges.index.equals(pd.RangeIndex(len(edges))),
@@ -173,4 +181,5 @@ def _load(entry: Path) -> RoadNetwork:
         if n_edges is None:
             n_edges = len(data["e0_len"])
         edges = pd.DataFrame(_decode("e", meta["edges"], data, n_edges))
-    return RoadNetwork(nodes, edges, source=meta["source"], provenance=meta["provenance"])
+    known = {f.name for f in dataclasses.fields(RoadNetwork)}
+    return RoadNetwork(nodes, edges, **{k: v for k, v in meta["fields"].items() if k in known})

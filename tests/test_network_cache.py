@@ -1,7 +1,6 @@
-"""A parsed network is read once: the pyosmium XML reader equals the OSMnx route on
-both packs, the content-addressed cache returns equal networks, is keyed by content and
-options, rebuilds a corrupted entry; the parser builds without pandas and ``check``
-imports none of the heavy optional libraries."""
+"""A parsed network is read once: the content-addressed cache returns equal networks,
+is keyed by content and options and rebuilds a corrupted entry; the parser builds
+without pandas and ``check`` imports none of the heavy optional libraries."""
 
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coverage.network import read_network, read_osm_xml, read_osm_xml_osmnx
+from coverage.network import read_network
 from coverage.network_cache import cache_entry, cached_network
 from coverage.region import load_region
 
@@ -23,33 +22,6 @@ def assert_same_network(a, b):
     pd.testing.assert_frame_equal(a.nodes, b.nodes, check_exact=True)
     pd.testing.assert_frame_equal(a.edges, b.edges, check_exact=True)
     assert (a.source, a.provenance) == (b.source, b.provenance)
-
-
-@pytest.mark.parametrize("path", PACK_NETWORKS, ids=["gaoxin", "beibei"])
-def test_pyosmium_xml_reader_equals_the_osmnx_route(path):
-    assert_same_network(read_osm_xml(path), read_osm_xml_osmnx(path))
-
-
-def test_xml_reader_keeps_osmnx_rules_on_odd_ways(tmp_path):
-    """Reversed one-ways, roundabouts, a duplicated segment, a non-road way, an area."""
-    nodes = "".join(f'<node id="{i}" version="1" lat="29.{5000 + i * 7:07d}" '
-                    f'lon="106.{4000 + i * 13:07d}"/>' for i in range(1, 10))
-    ways = [
-        ('1', [1, 2, 3], {"highway": "primary", "oneway": "-1", "name": "A"}),
-        ('2', [3, 4, 5, 3], {"highway": "residential", "junction": "roundabout"}),
-        ('3', [2, 3], {"highway": "service", "lanes": "2", "maxspeed": "30"}),
-        ('4', [5, 6], {"building": "yes"}),
-        ('5', [6, 7, 8, 6], {"highway": "pedestrian", "area": "yes"}),
-        ('6', [8, 9, 1], {"highway": "motorway", "oneway": "reverse"}),
-        ('7', [9, 4], {"highway": "footway"}),
-    ]
-    text = "".join(f'<way id="{i}" version="1">' + "".join(f'<nd ref="{n}"/>' for n in refs)
-                   + "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()) + "</way>"
-                   for i, refs, tags in ways)
-    path = tmp_path / "odd.osm"
-    path.write_text(f'<?xml version="1.0"?><osm version="0.6" generator="test">{nodes}{text}</osm>',
-                    encoding="utf-8")
-    assert_same_network(read_osm_xml(path), read_osm_xml_osmnx(path))
 
 
 @pytest.mark.parametrize("path", [PACK_NETWORKS[0], ROADS_CN], ids=["osm", "road-file"])
