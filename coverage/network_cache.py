@@ -27,7 +27,7 @@ from coverage.errors import atomic_path
 from coverage.network import RoadNetwork, read_network
 
 #: Bump when the reader's output or the entry layout changes meaning.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 _CHUNK = 1 << 20
 
 
