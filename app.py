@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import threading
 from pathlib import Path
 
 import altair as alt
@@ -130,6 +131,23 @@ def _what_if(path, year, token, minutes, types, mode_choice, text, _scenario):
         "towns": views.township_view(after, minutes=minutes, types=types,
                                      mode=views.travel_mode(after.region, mode_choice)),
         "before": before_band, "bands": after_band, "facilities": after.facilities()}
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_start() -> threading.Thread:
+    """Draw the default region's first map once per server, in the background, so that
+    it is ready with the page: the first visitor waits only for what is left of it."""
+    from streamlit.runtime.scriptrunner import add_script_run_ctx
+
+    def warm() -> None:
+        path = str(find_regions(ROOT)[0])
+        circle = circle_parameters(_region(path))
+        _main_map(path, None, "", int(circle["minutes"]), tuple(circle["types"]),
+                  views.MODE_CHOICES[0], "zh", next(iter(maps.BASE_MAPS)), "")
+
+    thread = add_script_run_ctx(threading.Thread(target=warm, name="warm-start", daemon=True))
+    thread.start()
+    return thread
 
 
 # --- small helpers ---------------------------------------------------------------------
@@ -614,6 +632,7 @@ def page_sources(v):
 
 def main() -> None:
     st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
+    _warm_start()
     v = sidebar()
     t = v["t"]
     st.title(t["title"])

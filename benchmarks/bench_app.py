@@ -12,11 +12,12 @@ against the peer it replaces: the same change with Streamlit's caches cleared
 first (graphs read again from the disk cache, every view recomputed: the app
 without its caching). Browser rendering (Leaflet drawing the map) is not included.
 
-    python benchmarks/bench_app.py
+    python benchmarks/bench_app.py [--repeat 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from pathlib import Path
@@ -46,6 +47,10 @@ def new_app() -> AppTest:
 
 
 def main() -> None:
+    global REPEAT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=REPEAT, help=f"runs per figure (default {REPEAT})")
+    REPEAT = parser.parse_args().repeat
     cold_start = time.perf_counter()
     at = new_app().run()
     print(f"first map, cold process (imports, graphs from disk): "

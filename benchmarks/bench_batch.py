@@ -53,7 +53,10 @@ def main() -> None:
     parser.add_argument("--counties-x", type=int, default=8)
     parser.add_argument("--counties-y", type=int, default=5)
     parser.add_argument("--towns", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="100,000 nodes, 2 x 2 counties")
     args = parser.parse_args()
+    if args.quick:
+        args.nodes, args.counties_x, args.counties_y = 100_000, 2, 2
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()

@@ -1,27 +1,39 @@
-"""Benchmark: the pyosmium loader (PBF and XML) against OSMnx's XML reader, on the same extract.
+"""Benchmark: loading a road network, each reader against its peer on the same format.
 
-Extracts: the Helsinki test extract (ways clipped at its edge dropped, since OSMnx cannot
-read them), and a larger one made of copies of it side by side (new ids, shifted east),
-written both as .osm.pbf and .osm so every loader reads identical data. Prints seconds
-(best of a few runs), network nodes per second and the ratios to OSMnx's
-``graph_from_xml`` (the route XML took before; timed without its conversion to a
-network, which favours OSMnx).
+* OSM XML: ours (pyosmium, :func:`coverage.network.read_osm`) against OSMnx's
+  ``graph_from_xml`` route (:func:`osmnx_xml` below, as the package read XML before);
+  both give the same network (asserted);
+* OSM PBF: ours (pyosmium) alone: OSMnx cannot read PBF, so it gets no ratio;
+* the parsed-network cache (:mod:`coverage.network_cache`): a warm load against
+  parsing the same XML again.
 
-    python benchmarks/bench_network_load.py [--copies 16]
+Extracts: the default pack's ``network/roads.osm``; the Helsinki test extract (ways
+clipped at its edge dropped, since OSMnx cannot read them) and a larger one made of
+copies of it side by side (new ids, shifted east), written as .osm.pbf and .osm.
+
+Every reader runs in its own process, imports done before the timing (so OSMnx's
+import, 1.5-1.8 s, is not counted against it), the same number of times for every
+side (median printed); peak RSS is that process's (imports included).
+
+    python benchmarks/bench_network_load.py [--copies 16] [--repeat 3] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import osmium
 
-from coverage.network import read_osm
-
 HELSINKI = Path(__file__).resolve().parents[1] / "tests" / "data" / "Helsinki.osm.pbf"
+PACK_XML = Path(__file__).resolve().parents[1] / "network" / "roads.osm"
 ID_STEP = 10**10  # id offset between copies, above any OSM id in the extract
 SHIFT_DEG = 0.03  # east shift between copies, wider than the extract
 
@@ -49,44 +61,91 @@ def write_copies(source: Path, copies: int, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def best_of(func, path: Path, repeats: int):
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = func(path)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+#: Reader name -> (module, function).
+READERS = {
+    "ours XML": ("coverage.network", "read_osm"),
+    "OSMnx XML": (__name__, "osmnx_xml"),
+    "ours PBF": ("coverage.network", "read_osm"),
+    "cache warm": ("coverage.network_cache", "cached_network"),
+}
 
 
-def osmnx_xml(path: Path):
+def osmnx_xml(path):
+    """The OSMnx route: ``graph_from_xml`` unsimplified, converted to a RoadNetwork."""
+    from pathlib import Path
+
     import osmnx as ox
 
-    return ox.graph_from_xml(path, simplify=False, retain_all=True)
+    from coverage.network import _from_osmnx
+
+    return _from_osmnx(ox.graph_from_xml(path, simplify=False, retain_all=True), Path(path), {})
 
 
-def compare(label: str, paths: dict[str, Path], repeats: int) -> None:
-    t_pbf, pbf = best_of(read_osm, paths["pbf"], repeats)
-    t_xml, xml = best_of(read_osm, paths["xml"], repeats)
-    t_ox, _ = best_of(osmnx_xml, paths["xml"], repeats)
-    assert len(pbf.nodes) == len(xml.nodes) and len(pbf.edges) == len(xml.edges)
-    n = len(pbf.nodes)
-    print(f"{label}: {n:,} nodes, {len(pbf.edges):,} edges "
-          f"({paths['pbf'].stat().st_size / 1e6:.1f} MB pbf, {paths['xml'].stat().st_size / 1e6:.1f} MB xml)")
-    print(f"  pyosmium PBF   {t_pbf:8.3f} s  {n / t_pbf:12,.0f} nodes/s")
-    print(f"  pyosmium XML   {t_xml:8.3f} s  {n / t_xml:12,.0f} nodes/s")
-    print(f"  OSMnx XML      {t_ox:8.3f} s  {n / t_ox:12,.0f} nodes/s")
-    print(f"  ratio OSMnx XML / pyosmium PBF: {t_ox / t_pbf:.1f}x, / pyosmium XML: {t_ox / t_xml:.1f}x")
+def child(reader: str, path: str, repeat: int, cache: str) -> None:
+    """In its own process: import, then time ``repeat`` loads; print JSON."""
+    import importlib
+    import resource
+
+    module, name = READERS[reader]
+    func = globals()[name] if module == __name__ else getattr(importlib.import_module(module), name)
+    args = (path, cache) if reader == "cache warm" else (path,)
+    if module == __name__:
+        import osmnx  # noqa: F401  (its import is not counted against it)
+    if reader == "cache warm":
+        func(*args)  # writes the entry: the timed loads read it
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        network = func(*args)
+        times.append(time.perf_counter() - start)
+    digest = (len(network.nodes), len(network.edges), float(network.edges["length"].sum()))
+    print(json.dumps({"times": times, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                      / 1024, "digest": digest}))
+
+
+def measure(reader: str, path: Path, repeat: int, cache: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", reader, str(path), str(repeat),
+                          str(cache)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(label: str, paths: dict[str, Path], repeat: int, cache: Path) -> None:
+    sizes = ", ".join(f"{p.stat().st_size / 1e6:.1f} MB {kind}" for kind, p in paths.items())
+    print(f"{label} ({sizes}):")
+    results = {}
+    for reader in READERS:
+        kind = "pbf" if "PBF" in reader else "xml"
+        if kind not in paths:
+            continue
+        results[reader] = r = measure(reader, paths[kind], repeat, cache)
+        print(f"  {reader:10} {statistics.median(r['times']):8.3f} s median of {repeat}, "
+              f"peak RSS {r['rss_mb']:6.0f} MB; {r['digest'][0]:,} nodes, {r['digest'][1]:,} edges")
+    digests = {tuple(r["digest"]) for name, r in results.items() if "XML" in name or "cache" in name}
+    assert len(digests) == 1, f"the XML readers and the cache disagree: {digests}"
+    med = {name: statistics.median(r["times"]) for name, r in results.items()}
+    print(f"  same format: OSMnx XML / ours XML {med['OSMnx XML'] / med['ours XML']:.1f}x; "
+          f"parse / cache warm {med['ours XML'] / med['cache warm']:.1f}x (ours PBF has no peer)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=16, help="copies in the large extract")
+    parser.add_argument("--repeat", type=int, default=3, help="timed loads per reader (default 3)")
+    parser.add_argument("--quick", action="store_true", help="the pack and Helsinki only, 1 load")
     args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        compare("Helsinki", write_copies(HELSINKI, 1, folder), repeats=3)
-        compare(f"Helsinki x{args.copies}", write_copies(HELSINKI, args.copies, folder), repeats=1)
+        compare("default pack", {"xml": PACK_XML}, repeat, folder / "cache")
+        compare("Helsinki", write_copies(HELSINKI, 1, folder), repeat, folder / "cache")
+        if not args.quick:
+            compare(f"Helsinki x{args.copies}", write_copies(HELSINKI, args.copies, folder),
+                    repeat, folder / "cache")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        main()

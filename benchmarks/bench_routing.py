@@ -5,20 +5,29 @@
   ``scipy.sparse.csgraph.dijkstra(min_only=True)`` call on the same arrays, against
   networkx ``multi_source_dijkstra_path_length`` and against pandana's
   contraction-hierarchy ``nearest_pois`` (set-up and query timed apart);
-* catchments of 1,000 facilities at 15 minutes on a million nodes: time and peak
-  traced memory.
+* catchments of 1,000 facilities at 15 minutes on the largest grid: time, and peak
+  RSS of a separate process that builds the grid and runs them, next to the peak RSS
+  of one that only builds the grid (absolute figures, not deltas; tracemalloc cannot
+  see scipy's allocations).
 
-Networks: the Helsinki extract, the synthetic Chongqing network
+Every side runs ``--repeat`` times (fastest printed), graphs built outside the timing
+for all. Threads: ours, scipy and networkx run on one thread; pandana on OpenMP's
+(printed). Networks: the Helsinki extract, the synthetic Chongqing network
 (``network/roads.osm``) when present, and generated grids of 100k and 1M nodes
-(``benchmarks/networks.py``). Mode: car. Run ``python benchmarks/bench_routing.py``.
+(``benchmarks/networks.py``). Mode: car.
+
+    python benchmarks/bench_routing.py [--max-nodes 1000000] [--repeat 2] [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import networkx as nx
@@ -37,12 +46,13 @@ from coverage.network import read_network  # noqa: E402
 N_FACILITIES = 100
 CATCHMENT_SOURCES = 1000
 CATCHMENT_LIMIT_S = 15 * 60.0
+REPEAT = 2
 
 
-def best_of(func, repeat: int = 2) -> tuple[float, object]:
-    """Fastest wall time of ``repeat`` runs (the machine is shared) and the last result."""
+def best_of(func) -> tuple[float, object]:
+    """Fastest wall time of ``REPEAT`` runs (the machine is shared) and the last result."""
     best, result = np.inf, None
-    for _ in range(repeat):
+    for _ in range(REPEAT):
         start = time.perf_counter()
         result = func()
         best = min(best, time.perf_counter() - start)
@@ -82,9 +92,8 @@ def bench_nearest(name: str, graph: routing.Graph, *, with_networkx: bool, with_
         digraph = nx.DiGraph()
         digraph.add_nodes_from(range(graph.n_nodes))
         digraph.add_weighted_edges_from(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))
-        start = time.perf_counter()
-        nx.multi_source_dijkstra_path_length(digraph, set(sources.tolist()))
-        row["networkx_s"] = time.perf_counter() - start
+        row["networkx_s"], _ = best_of(
+            lambda: nx.multi_source_dijkstra_path_length(digraph, set(sources.tolist())))
     if with_pandana:
         horizon = 3600.0
         setup, query, pd_seconds = pandana_nearest(graph, sources, horizon)
@@ -99,22 +108,43 @@ def bench_nearest(name: str, graph: routing.Graph, *, with_networkx: bool, with_
     return row
 
 
-def bench_catchments(graph: routing.Graph) -> dict:
-    rng = np.random.default_rng(1)
-    sources = rng.choice(np.flatnonzero(graph.snappable()), CATCHMENT_SOURCES, replace=False)
-    offsets = rng.uniform(0, 120, CATCHMENT_SOURCES)
-    tracemalloc.start()
-    start = time.perf_counter()
-    result = routing.catchments(graph, sources, CATCHMENT_LIMIT_S, offsets)
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    result_bytes = result.source.nbytes + result.node.nbytes + result.seconds.nbytes
-    return {"sources": CATCHMENT_SOURCES, "seconds": elapsed, "pairs": result.node.size,
-            "result_mb": result_bytes / 2**20, "peak_traced_mb": peak / 2**20}
+def catchments_child(n_nodes: int, run: bool) -> None:
+    """In its own process: build the grid graph, run the catchments if ``run``; print JSON."""
+    graph = routing.build_graph(grid_network(n_nodes), "car")
+    out = {}
+    if run:
+        rng = np.random.default_rng(1)
+        sources = rng.choice(np.flatnonzero(graph.snappable()), CATCHMENT_SOURCES, replace=False)
+        offsets = rng.uniform(0, 120, CATCHMENT_SOURCES)
+        start = time.perf_counter()
+        result = routing.catchments(graph, sources, CATCHMENT_LIMIT_S, offsets)
+        out = {"seconds": time.perf_counter() - start, "pairs": int(result.node.size),
+               "result_mb": (result.source.nbytes + result.node.nbytes + result.seconds.nbytes) / 2**20}
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def bench_catchments(n_nodes: int) -> dict:
+    def child(run: bool) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--catchments", str(n_nodes), str(int(run))],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    result = child(True)
+    result["build_only_rss_mb"] = child(False)["rss_mb"]
+    return result
 
 
 def main() -> None:
+    global REPEAT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-nodes", type=int, default=1_000_000,
+                        help="nodes of the largest grid (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help=f"runs per side (default {REPEAT})")
+    parser.add_argument("--quick", action="store_true", help="largest grid 100k nodes, one run")
+    args = parser.parse_args()
+    REPEAT = 1 if args.quick else args.repeat
+    max_nodes = 100_000 if args.quick else args.max_nodes
     graphs = []
     start = time.perf_counter()
     graphs.append(("Helsinki", routing.build_graph(read_network(ROOT / "tests/data/Helsinki.osm.pbf"), "car"),
@@ -125,15 +155,17 @@ def main() -> None:
                        True, True))
     else:
         print(f"{chongqing.relative_to(ROOT)} absent: Chongqing network skipped")
-    graphs.append(("grid 100k", routing.build_graph(grid_network(100_000), "car"), True, True))
+    if max_nodes > 100_000:
+        graphs.append(("grid 100k", routing.build_graph(grid_network(100_000), "car"), True, True))
     print(f"networks read and graphs built in {time.perf_counter() - start:.1f} s")
-    network = grid_network(1_000_000)
+    network = grid_network(max_nodes)
     start = time.perf_counter()
     big = routing.build_graph(network, "car")
-    print(f"grid 1M: build_graph {time.perf_counter() - start:.1f} s")
+    print(f"grid {max_nodes:,}: build_graph {time.perf_counter() - start:.1f} s")
     del network
-    # networkx on a million nodes needs several GB and minutes: skipped.
-    graphs.append(("grid 1M", big, False, False))
+    # networkx on a million nodes needs several GB and minutes: skipped there.
+    small = max_nodes <= 100_000
+    graphs.append((f"grid {max_nodes:,}", big, small, small))
 
     # pandana prints progress from C++: measure everything before printing the table.
     rows = [bench_nearest(name, graph, with_networkx=with_nx, with_pandana=with_pd)
@@ -156,13 +188,19 @@ def main() -> None:
               + (f" (pandana max diff {r['pandana_max_diff_s']:.2f} s)" if "pandana_max_diff_s" in r else ""))
     print("ours0 = without access legs; x scipy = ours / bare scipy dijkstra(min_only);"
           " x nx = networkx / ours; pandana = CH set-up + query, x pd = pandana query / ours (to_sources, 1 h horizon)")
+    print(f"fastest of {REPEAT} runs each; threads: ours, scipy, networkx 1; pandana "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', f'unset (all {os.cpu_count()} cores)')}")
 
-    c = bench_catchments(big)
-    print(f"\nCatchments on grid 1M (car): {c['sources']} facilities at "
+    del big, graphs, rows
+    c = bench_catchments(max_nodes)
+    print(f"\nCatchments on grid {max_nodes:,} (car): {CATCHMENT_SOURCES} facilities at "
           f"{CATCHMENT_LIMIT_S / 60:.0f} min: {c['seconds']:.1f} s, {c['pairs']:,} pairs "
-          f"({c['result_mb']:.0f} MB), peak traced memory {c['peak_traced_mb']:.0f} MB, "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+          f"({c['result_mb']:.0f} MB); peak RSS of the process {c['rss_mb']:.0f} MB against "
+          f"{c['build_only_rss_mb']:.0f} MB for one that only builds the graph")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--catchments":
+        catchments_child(int(sys.argv[2]), sys.argv[3] == "1")
+    else:
+        main()

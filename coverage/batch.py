@@ -86,6 +86,7 @@ import shapely
 
 from coverage import modes, routing
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, coverage_table
+from coverage.choices import BACKENDS  # the parser reads it without pandas
 from coverage.errors import InputError, atomic_path, write_text_atomic
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.gaps import coverage_gaps
@@ -98,7 +99,6 @@ from coverage.network import (
     ROUTING_TAG_COLUMNS,
     RoadNetwork,
     read_edge_table,
-    read_network,
 )
 from coverage.output import csv_text
 from coverage.outputs import claim_folder, write_folder
@@ -137,8 +137,6 @@ ROW_GROUP = 16_384
 AMBULANCE_HORIZON = 2.0
 #: The ``--split-by`` shorthands.
 SPLIT_COLUMNS = {"county": "county_code", "kind": "kind"}
-
-BACKENDS = ("inline", "processes", "dask")
 
 
 class BatchError(RuntimeError):
@@ -359,18 +357,23 @@ def write_network_parquet(network: RoadNetwork, path: str | Path) -> Path:
 
 
 def read_network_window(path: str | Path, bounds: tuple[float, float, float, float],
-                        options: dict | None = None) -> RoadNetwork:
+                        options: dict | None = None,
+                        cache_dir: str | Path | None = None) -> RoadNetwork:
     """The edges with at least one end inside WGS-84 ``bounds``, and their nodes.
 
     A ``.parquet`` edge table (:func:`write_network_parquet`) is read by window, row
-    groups outside it skipped; any other network file is read whole
-    (:func:`coverage.network.read_network`, with road-file ``options``) and cut.
+    groups outside it skipped; any other network file is read whole, with road-file
+    ``options`` (through the parsed-network cache in ``cache_dir``,
+    :func:`coverage.network_cache.cached_network`, so every part after the first skips
+    the parsing) and cut.
     """
+    from coverage.network_cache import cached_network
+
     path = Path(path)
     if path.suffix == ".parquet":
         return read_edge_table(path, bounds)
     west, south, east, north = bounds
-    network = read_network(path, **(options or {}))
+    network = cached_network(path, cache_dir, **(options or {}))
     lon, lat = network.nodes["x"].to_numpy(float), network.nodes["y"].to_numpy(float)
     keep = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     return _edges_touching(network, pd.Index(network.nodes.index[keep]))
@@ -509,7 +512,7 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
 
     widest = _buffer(area, max(buffers.values()))
     window = read_network_window(task.network, wgs_bounds(shapely.envelope(widest)),
-                                 json.loads(task.network_options))
+                                 json.loads(task.network_options), Path(task.region) / "cache")
     networks = {m: clip_network(window, _buffer(area, b), region.metric_crs)
                 for m, b in buffers.items()}
     facilities = part_facilities(region, task, widest)

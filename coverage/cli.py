@@ -108,7 +108,7 @@ def _run_validate(args) -> int:
 # --- shared by traveltime and isochrones --------------------------------------------
 
 def _add_routing_options(p) -> None:
-    from coverage.modes import MODES
+    from coverage.choices import MODES
 
     p.add_argument("--region", default=".", help="region pack folder (default: .)")
     p.add_argument("--mode", required=True, choices=MODES, help="travel mode")
@@ -455,7 +455,7 @@ def _run_population(args) -> int:
 # --- candidates and optimize ---------------------------------------------------
 
 def _add_siting_options(p) -> None:
-    from coverage.modes import MODES
+    from coverage.choices import MODES
 
     p.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")
     p.add_argument("--minutes", type=arguments.minutes, required=True, help="coverage threshold T (inclusive)")
@@ -532,7 +532,7 @@ def _run_candidates(args) -> int:
 
 
 def _add_optimize(sub) -> None:
-    from coverage.siting import MODELS, TIME_LIMIT_S
+    from coverage.choices import MODELS, TIME_LIMIT_S
 
     p = sub.add_parser("optimize", help="optimal new sites (MCLP, LSCP, p-median), existing kept open")
     _add_siting_options(p)
@@ -542,7 +542,8 @@ def _add_optimize(sub) -> None:
                    help="candidate points file (default: generated on the region's roads)")
     p.add_argument("--crs", help="CRS of the candidates file: WGS84 (default), GCJ02, BD09, EPSG:n")
     p.add_argument("--time-limit", type=arguments.time_limit, default=TIME_LIMIT_S,
-                   help=f"solver time limit in seconds (default: {TIME_LIMIT_S:g})")
+                   help=f"time limit of the solve in seconds; the greedy + swap answer is "
+                   f"always completed first (default: {TIME_LIMIT_S:g})")
     p.add_argument("--out", help="write the chosen sites to this CSV or GeoJSON (WGS-84)")
     p.set_defaults(func=_run_optimize)
 
@@ -625,7 +626,7 @@ def _run_scenario(args) -> int:
 # --- batch --------------------------------------------------------------------
 
 def _add_batch(sub) -> None:
-    from coverage.batch import BACKENDS
+    from coverage.choices import BACKENDS
 
     p = sub.add_parser("batch", help="run coverage, targets and layers part by part (district, "
                        "kind or a township column), resumable, in-process, on local "

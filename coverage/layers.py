@@ -44,6 +44,7 @@ import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -129,23 +130,27 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
             table["off_network"] = table["code"].map(off).fillna(off.sum()).to_numpy()
             files["townships.csv"] = csv_text(table.round({"share": 6}))
             towns = township_coverage(region, table, params["minutes"])
-            files["townships.geojson"] = geojson_text(towns)
+            towns_clean = cleaned(towns)
+            files["townships.geojson"] = geojson_text(towns_clean, clean=False)
         elif step == "gaps":
             gaps = coverage_gaps(context, minutes=params["minutes"], types=params["types"],
                                  mode=params["modes"], min_population=min_gap_population)
-            files["gaps.geojson"] = geojson_text(gaps)
+            gaps_clean = cleaned(gaps)
+            files["gaps.geojson"] = geojson_text(gaps_clean, clean=False)
         elif step == "targets":
             results = results_frame(evaluate(region, year=year, context=context),
                                     region.townships)
             files["targets.csv"] = format_results(results, "csv")
         else:
             bands_frame = pd.concat(isochrones, ignore_index=True)
-            files["isochrones.geojson"] = geojson_text(bands_frame)
+            bands_clean = cleaned(bands_frame)
+            files["isochrones.geojson"] = geojson_text(bands_clean, clean=False)
             open_now = context.facilities()[list(FACILITY_COLUMNS) + ["geometry"]]
-            files["facilities.geojson"] = geojson_text(open_now)
+            open_clean = cleaned(open_now)
+            files["facilities.geojson"] = geojson_text(open_clean, clean=False)
             files["layers.gpkg"] = gpkg_bytes({
-                "isochrones": bands_frame, "townships": towns, "gaps": gaps,
-                "facilities": open_now})
+                "isochrones": bands_clean, "townships": towns_clean, "gaps": gaps_clean,
+                "facilities": open_clean}, clean=False)
             files["provenance.json"] = json.dumps(
                 provenance(region, year, params), ensure_ascii=False, indent=2,
                 sort_keys=True) + "\n"
@@ -208,10 +213,39 @@ def provenance(region, year: int | None, params: dict) -> dict:
 
 # --- deterministic writers -------------------------------------------------------
 
-def _round(coords):
-    if isinstance(coords[0], (list, tuple)):
-        return [_round(c) for c in coords]
-    return [round(float(c), PRECISION) for c in coords]
+def _rounded(geom) -> list:
+    """The geometry's coordinates rounded to :data:`PRECISION`, as nested lists.
+
+    Vectorised: numpy's rounding where it leaves a value unchanged (then Python's
+    ``round`` would too, the value being the double nearest to a 7-decimal number),
+    Python's ``round`` elsewhere, so the text is the one per-coordinate rounding gives.
+    """
+    return _round_array(shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)))).tolist()
+
+
+def _round_array(coords: np.ndarray) -> np.ndarray:
+    out = np.round(coords, PRECISION)
+    differ = out != coords
+    if differ.any():
+        out[differ] = [round(float(c), PRECISION) for c in coords[differ]]
+    return out
+
+
+def _coordinates(geom):
+    """GeoJSON ``coordinates`` of a 2-D Point, LineString, Polygon or Multi-geometry."""
+    kind = geom.geom_type
+    if kind == "Point":
+        return _rounded(geom)[0]
+    if kind in ("LineString", "LinearRing"):
+        return _rounded(geom)
+    if kind == "Polygon":
+        # All rings at once: a band's polygon can have thousands of holes.
+        rings = np.array([geom.exterior, *geom.interiors], dtype=object)
+        coords, ring = shapely.get_coordinates(rings, include_z=bool(shapely.has_z(geom)),
+                                               return_index=True)
+        cuts = np.flatnonzero(np.diff(ring)) + 1
+        return [part.tolist() for part in np.split(_round_array(coords), cuts)]
+    return [_coordinates(part) for part in geom.geoms]
 
 
 def clean_geometry(geom):
@@ -232,18 +266,27 @@ def _mapping(geom) -> dict:
     if geom.geom_type == "GeometryCollection":
         return {"type": "GeometryCollection",
                 "geometries": [_mapping(g) for g in shapely.get_parts(geom)]}
-    mapped = shapely.geometry.mapping(geom)
-    return {"type": mapped["type"], "coordinates": _round(mapped["coordinates"])}
+    return {"type": geom.geom_type, "coordinates": _coordinates(geom)}
 
 
-def geojson_text(frame: gpd.GeoDataFrame) -> str:
-    """A WGS-84 GeoDataFrame as deterministic GeoJSON text (one feature per line)."""
+def cleaned(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame in WGS-84 with each geometry through :func:`clean_geometry`."""
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs("EPSG:4326")
+    return frame.set_geometry([clean_geometry(g) for g in frame.geometry], crs="EPSG:4326")
+
+
+def geojson_text(frame: gpd.GeoDataFrame, *, clean: bool = True) -> str:
+    """A WGS-84 GeoDataFrame as deterministic GeoJSON text (one feature per line).
+
+    ``clean=False``: the frame is already :func:`cleaned` (cleaning is not idempotent,
+    so a frame written twice is cleaned once).
+    """
+    if clean:
+        frame = cleaned(frame)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     lines = []
     for geom, record in zip(frame.geometry, frame[columns].to_dict(orient="records")):
-        geom = clean_geometry(geom)
         mapped = _mapping(geom) if geom is not None and not geom.is_empty else None
         feature = {"type": "Feature", "properties": {k: json_scalar(v) for k, v in record.items()},
                    "geometry": mapped}
@@ -251,8 +294,9 @@ def geojson_text(frame: gpd.GeoDataFrame) -> str:
     return ('{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n")
 
 
-def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame]) -> bytes:
-    """Layers (name -> frame) as one GeoPackage, geometries as in :func:`geojson_text`."""
+def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame], *, clean: bool = True) -> bytes:
+    """Layers (name -> frame) as one GeoPackage, geometries as in :func:`geojson_text`
+    (``clean=False``: the frames are already :func:`cleaned`)."""
     import pyogrio
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -261,8 +305,7 @@ def gpkg_bytes(layers: dict[str, gpd.GeoDataFrame]) -> bytes:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
         try:
             for name, frame in layers.items():
-                frame = frame.to_crs("EPSG:4326").set_geometry(
-                    [clean_geometry(g) for g in frame.geometry], crs="EPSG:4326")
+                frame = cleaned(frame) if clean else frame
                 pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
                                         append=path.exists(), SPATIAL_INDEX="NO")
         finally:

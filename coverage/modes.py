@@ -66,9 +66,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coverage.choices import MODES  # the parser reads it without pandas
 from coverage.errors import InputError
 
-MODES = ("walk", "ebike", "car")
 
 #: Default speed of the off-road leg from a point to its nearest road node (km/h).
 OFFROAD_KMH = 3.0

@@ -333,9 +333,18 @@ def _collapse_two_way(edges: pd.DataFrame) -> pd.DataFrame:
 def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     """Convert an OSMnx MultiDiGraph (WGS-84) into a RoadNetwork."""
     import networkx as nx
-    import shapely
 
     df = nx.to_pandas_edgelist(graph, source="u", target="v")
+    xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
+    return network_from_edge_list(df, xy, path, provenance)
+
+
+def network_from_edge_list(df: pd.DataFrame, xy: pd.DataFrame, path: Path,
+                           provenance: dict) -> RoadNetwork:
+    """A RoadNetwork from an OSMnx-style edge list (one row per directed edge, as
+    ``networkx.to_pandas_edgelist`` gives) and node coordinates ``xy`` (WGS-84)."""
+    import shapely
+
     if df.empty or "highway" not in df:
         raise InputError(path, "no highway ways: expected OpenStreetMap ways tagged highway=*")
     df["highway"] = df["highway"].map(_merged_class_picker())
@@ -350,7 +359,6 @@ def _from_osmnx(graph, path: Path, provenance: dict) -> RoadNetwork:
     df = _collapse_two_way(df)
     df["oneway"] |= df["highway"].isin(IMPLIED_ONEWAY)
 
-    xy = pd.DataFrame.from_dict(dict(graph.nodes(data=True)), orient="index")[["x", "y"]]
     ids = np.unique(np.concatenate([df["u"].to_numpy(), df["v"].to_numpy()]))
     nodes = xy.loc[ids].astype(float)
     nodes.index = pd.Index(ids.astype(np.int64), name="node")
@@ -418,8 +426,8 @@ def _snap_nodes(x: np.ndarray, y: np.ndarray, tolerance: float) -> np.ndarray:
 def read_network(path: str | Path, **kw) -> RoadNetwork:
     """Read a road network, choosing the loader by the file suffix.
 
-    ``.osm``/``.osm.bz2``/``.xml`` -> :func:`read_osm_xml`; ``.osm.pbf``/``.pbf`` ->
-    :func:`read_osm_pbf`; ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
+    ``.osm``/``.osm.bz2``/``.xml``/``.osm.pbf``/``.pbf`` -> :func:`read_osm`;
+    ``.graphml`` -> :func:`read_graphml`; ``.shp``/``.gpkg``/
     ``.geojson``/``.json`` -> :func:`coverage.roadfile.read_road_file` (``kw`` are its
     options);
     ``.parquet`` -> :func:`read_edge_table`.

@@ -66,11 +66,12 @@ class Region:
             if self.network_path is None:
                 raise InputError(self.path / MANIFEST, "the pack names no road network",
                                  field="files.network")
+            from coverage.network_repair import fragmentation_warning
             from coverage.roadfile import open_network
 
-            from coverage.network_repair import fragmentation_warning
-
-            self._network = open_network(self.network_path, self.network_options)
+            # Parsed once: later loads read the pack's cache/ (keyed by the file's SHA-256).
+            self._network = open_network(self.network_path, self.network_options,
+                                         cache_dir=self.path / "cache")
             # a fragmented network is said beside the results, in the app and the report too
             caveats = {k: v for k, v in self.caveats.items() if k != "network_topology"}
             text = fragmentation_warning(self._network.topology)

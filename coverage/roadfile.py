@@ -610,17 +610,20 @@ def read_road_file(path: str | Path, **options) -> RoadNetwork:
 
 # --- opening a network as commands do ------------------------------------------------
 
-def open_network(path: str | Path, options: RoadFileOptions | None = None) -> RoadNetwork:
+def open_network(path: str | Path, options: RoadFileOptions | None = None, *,
+                 cache_dir: str | Path | None = None) -> RoadNetwork:
     """Read any network file with road-file options and check its topology.
 
-    A fragmented network warns (:class:`RoadFileWarning`, Chinese and English;
+    The file is parsed once and then read from ``cache_dir``
+    (:func:`coverage.network_cache.cached_network`). A fragmented network warns
+    (:class:`RoadFileWarning`, Chinese and English;
     :func:`coverage.network_repair.check_network`).
     """
-    from coverage.network import read_network
+    from coverage.network_cache import cached_network
     from coverage.network_repair import check_network
 
     options = options or RoadFileOptions()
-    network = read_network(path, **options.reader_kwargs())
+    network = cached_network(path, cache_dir, **options.reader_kwargs())
     check_network(network, options)
     return network
 
@@ -641,4 +644,5 @@ def command_network(args, region=None) -> RoadNetwork:
         if options == base:
             return region.load_network()
         path = region.network_path
-    return open_network(path, options)
+    return open_network(path, options,
+                        cache_dir=None if region is None else Path(region.path) / "cache")

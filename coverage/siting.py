@@ -17,9 +17,12 @@ Optimal siting keeps the existing facilities open and adds ``k`` new sites:
 
 Each is a small MILP solved exactly by HiGHS (``highspy``) after a reduction (demand
 already served by existing sites dropped; for covering models, residents with the
-same set of covering candidates merged into one row). Above ``max_size`` matrix
-entries, or when the solver reaches ``time_limit``, the answer is the greedy one (or
-the solver's better incumbent) with its gap to a proven bound: the better of the
+same set of covering candidates merged into one row). The solver starts from a
+heuristic answer: the greedy one improved by vertex swaps (Teitz–Bart for the
+p-median and MCLP; redundant sites dropped for LSCP), so at any time limit the answer
+is at least the heuristic's. Above ``max_size`` matrix entries, or when the solver
+reaches ``time_limit``, the answer is the heuristic one (or the solver's better
+incumbent) with its gap to a proven bound: the better of the
 MILP's dual bound (or the LP relaxation's optimum) and a bound of the model's own
 (p-median: Lagrangian relaxation of the assignment rows; MCLP: the k largest
 single-site gains).
@@ -36,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse
@@ -44,13 +46,12 @@ import shapely
 
 from coverage import routing
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, point_modes, within
+from coverage.choices import MODELS, TIME_LIMIT_S  # the parser reads them without pandas
 from coverage.errors import InputError
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.population import assign_townships
 from coverage.tables import read_features, read_points, record_label
 
-#: Default time limit of one MILP solve, seconds.
-TIME_LIMIT_S = 60.0
 #: Default size limit: matrix entries above which the MILP is not attempted.
 MAX_SIZE = 5_000_000
 #: Default cap on a candidate's search for travel-time reductions and p-median, minutes.
@@ -376,7 +377,9 @@ class SitingResult:
     gap
         ``|objective - bound| / |objective|`` (0 when optimal; inf when unknown).
     status
-        ``'optimal'``, ``'time limit'`` (solver's incumbent) or ``'greedy'``.
+        ``'optimal'``, ``'time limit'`` (the better of the solver's incumbent and the
+        heuristic answer) or ``'greedy'`` (the greedy answer improved by swaps; the
+        model was above ``max_size``).
     covered
         Demand weight covered within T (MCLP/LSCP) or served (p-median).
     total
@@ -419,6 +422,8 @@ def _highs(cost, matrix: scipy.sparse.csr_array, row_lo, row_hi, col_hi, integer
     solution (``None`` if none) and the proven bound (dual bound, or the LP
     optimum when ``relax``).
     """
+    import highspy  # only the models need it, not ranking or 2SFCA
+
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = len(cost), matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, float)
@@ -465,7 +470,8 @@ def _highs(cost, matrix: scipy.sparse.csr_array, row_lo, row_hi, col_hi, integer
 
 
 class _Model:
-    """Shared solve loop: greedy start, exact MILP within the limits, or a bounded greedy."""
+    """Shared solve loop: a greedy start improved by swaps (:meth:`_improve`), then the
+    exact MILP within the limits, started from it; or the heuristic with a bound."""
 
     name = ""
     maximise = False
@@ -482,12 +488,22 @@ class _Model:
     def solve(self) -> SitingResult:
         """Solve the model (exactly when within the time and size limits)."""
         t0 = time.perf_counter()
-        chosen = self._greedy()
+        # The heuristic runs to its local optimum whatever the limit.
+        chosen = self._improve(self._greedy(), np.inf)
         objective = self._value(chosen)
+        # The model's own bound often proves the heuristic answer optimal: no MILP then.
+        own = self._combinatorial_bound(chosen, objective)
+        if np.isfinite(objective) and _gap(objective, own) == 0.0:
+            return self._result(np.sort(chosen), objective, objective, "optimal",
+                                time.perf_counter() - t0)
         cost, matrix, lo, hi, col_hi, integer, start = self._milp(chosen)
-        if matrix.nnz <= self.max_size:
+        # The limit covers the whole solve; the heuristic always completes.
+        remaining = self.time_limit - (time.perf_counter() - t0)
+        if matrix.nnz <= self.max_size and remaining <= 0:
+            status, bound = "time limit", np.inf if self.maximise else -np.inf
+        elif matrix.nnz <= self.max_size:
             status, x, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=self.time_limit, start=start)
+                                      time_limit=remaining, start=start)
             bound += self.offset
             if x is not None:
                 picked = np.flatnonzero(x[:self._n_sites()] > 0.5)
@@ -498,7 +514,7 @@ class _Model:
                     chosen, objective = picked, value
         else:
             status, _, bound = _highs(cost, matrix, lo, hi, col_hi, integer, maximise=self.maximise,
-                                      time_limit=self.time_limit, relax=True)
+                                      time_limit=max(remaining, 0.0), relax=True)
             bound += self.offset
             status = "greedy"
         if status not in ("optimal", "time limit", "greedy"):
@@ -507,12 +523,15 @@ class _Model:
             bound = objective
         else:
             # The solver may stop before its root LP: keep the better of its bound and ours.
-            own = self._combinatorial_bound(chosen, objective)
             bound = min(bound, own) if self.maximise else max(bound, own)
         return self._result(np.sort(chosen), objective, bound, status, time.perf_counter() - t0)
 
     def _n_sites(self) -> int:
         return len(self.ids)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """A better answer than the greedy one, found before ``deadline`` (default: none)."""
+        return chosen
 
 
 def _signature_groups(cover: scipy.sparse.csr_array) -> tuple[np.ndarray, np.ndarray]:
@@ -594,8 +613,9 @@ class MaximalCovering(_Covering):
     candidate_ids
         Ids reported in :attr:`SitingResult.selected` (default the column index).
     time_limit, max_size
-        Solver time limit (seconds) and the matrix size above which only the
-        greedy answer and a bound are computed.
+        Time limit of the whole solve (seconds; the greedy + swap answer is always
+        completed, the MILP gets what is left) and the matrix size above which only
+        that answer and a bound are computed.
     """
 
     name, maximise = "mclp", True
@@ -620,6 +640,38 @@ class MaximalCovering(_Covering):
 
     def _value(self, chosen) -> float:
         return self.base + float(self.group_weight[self._covered(chosen)].sum())
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Vertex swaps (as Teitz–Bart for the p-median): close an open site and open the
+        closed one covering most of what is then uncovered, while that covers more.
+        Stops at a local optimum or at ``deadline``."""
+        n = self.group_cover.shape[1]
+        if self.k == 0 or self.k >= n:
+            return chosen
+        chosen = np.array(chosen, dtype=np.int64)
+        csc = self.group_cover.tocsc()
+        while time.perf_counter() < deadline:
+            is_open = np.zeros(n)
+            is_open[chosen] = 1.0
+            count = self.group_cover @ is_open
+            swap, saving = None, 1e-9 * max(float(self.group_weight.sum()), 1.0)
+            for r in chosen:
+                mine = csc.indices[csc.indptr[r]:csc.indptr[r + 1]]
+                alone = mine[count[mine] == 1]
+                loss = float(self.group_weight[alone].sum())
+                uncovered = np.where(count == 0, self.group_weight, 0.0)
+                uncovered[alone] = self.group_weight[alone]
+                gain = uncovered @ self.group_cover
+                gain[is_open > 0] = -np.inf
+                j = int(np.argmax(gain))
+                if gain[j] - loss > saving:
+                    swap, saving = (r, j), gain[j] - loss
+                if time.perf_counter() >= deadline:
+                    break
+            if swap is None:
+                break
+            chosen[chosen == swap[0]] = swap[1]
+        return chosen
 
     def _combinatorial_bound(self, chosen, objective) -> float:
         """The k largest single-site gains (upper bound)."""
@@ -665,6 +717,19 @@ class SetCovering(_Covering):
 
     def _greedy(self) -> np.ndarray:
         return self._lazy_greedy(np.ones(self.group_cover.shape[0]), lambda c: False)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Drop redundant sites (everything they cover is covered by another), last
+        chosen first: the greedy cover made minimal."""
+        csc = self.group_cover.tocsc()
+        keep = list(chosen)
+        count = self.group_cover @ np.isin(np.arange(csc.shape[1]), keep).astype(float)
+        for j in reversed(chosen):
+            mine = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if (count[mine] >= 2).all():
+                keep.remove(j)
+                count[mine] -= 1
+        return np.array(keep, dtype=np.int64)
 
     def _value(self, chosen) -> float:
         return float(len(chosen))
@@ -788,6 +853,59 @@ class PMedian(_Model):
             current[rows] = np.minimum(current[rows], costs)
         return np.array(chosen, dtype=np.int64)
 
+    def _penalised_fallback(self) -> np.ndarray:
+        """Rows' fallback costs, a large finite penalty where a row has none (unserved)."""
+        finite = np.isfinite(self.row_fallback)
+        big = 2.0 * max(self.pair_cost.max(initial=0.0), self.row_fallback[finite].max(initial=0.0)) + 1
+        return np.where(finite, self.row_fallback, big)
+
+    def _improve(self, chosen: np.ndarray, deadline: float) -> np.ndarray:
+        """Teitz–Bart vertex substitution: swap an open site for a closed one while it helps.
+
+        Each pass finds, for every open site ``r``, the rows' costs without it (their
+        second-best option where ``r`` is their best, fallback included), then the
+        closed site whose opening saves most against those costs; the best swap of
+        the pass is made if it lowers the total. Stops at a local optimum or at
+        ``deadline`` (``time.perf_counter()``), so the answer is never worse than
+        the greedy one.
+        """
+        m, n = self.rows.size, len(self.ids)
+        if m == 0 or self.k == 0 or self.k >= n:
+            return chosen
+        chosen = np.array(chosen, dtype=np.int64)
+        fallback = self._penalised_fallback()
+        rows = np.arange(m)
+        while time.perf_counter() < deadline:
+            is_open = np.zeros(n, bool)
+            is_open[chosen] = True
+            sel = np.flatnonzero(is_open[self.pair_col])
+            # Every row's options among the open sites plus its fallback (site -1).
+            row = np.concatenate([self.pair_row[sel], rows])
+            cost = np.concatenate([self.pair_cost[sel], fallback])
+            site = np.concatenate([self.pair_col[sel], np.full(m, -1)])
+            order = np.lexsort((site, cost, row))
+            row, cost, site = row[order], cost[order], site[order]
+            first = np.searchsorted(row, rows)
+            best, best_site = cost[first], site[first]
+            second_at = np.minimum(first + 1, row.size - 1)
+            second = np.where(row[second_at] == rows, cost[second_at], np.inf)
+            swap, saving = None, 1e-9 * max(float(best.sum()), 1.0)
+            for r in chosen:
+                without = np.where(best_site == r, second, best)
+                loss = float((without - best).sum())
+                gain = np.bincount(self.pair_col, np.maximum(without[self.pair_row] - self.pair_cost, 0.0),
+                                   minlength=n)
+                gain[is_open] = -np.inf
+                j = int(np.argmax(gain))
+                if gain[j] - loss > saving:
+                    swap, saving = (r, j), gain[j] - loss
+                if time.perf_counter() >= deadline:
+                    break
+            if swap is None:
+                break
+            chosen[chosen == swap[0]] = swap[1]
+        return chosen
+
     def _combinatorial_bound(self, chosen, objective, iterations: int = 300) -> float:
         """Lagrangian lower bound: the assignment rows relaxed, multipliers by subgradient.
 
@@ -800,10 +918,8 @@ class PMedian(_Model):
         if m == 0:
             return self.fixed_cost
         # Rows with no fallback: a large finite cost keeps the arithmetic finite.
-        finite = np.isfinite(self.row_fallback)
-        big = 2.0 * max(self.pair_cost.max(initial=0.0), self.row_fallback[finite].max(initial=0.0)) + 1
-        fallback = np.where(finite, self.row_fallback, big)
-        u = np.minimum(self._row_costs(chosen), big)
+        fallback = self._penalised_fallback()
+        u = np.minimum(self._row_costs(chosen), fallback.max(initial=0.0))
         best, step, stall = -np.inf, 2.0, 0
         target = objective - self.fixed_cost
         for _ in range(iterations):
@@ -870,9 +986,6 @@ class PMedian(_Model):
 
 
 # --- siting on a region ------------------------------------------------------------------
-
-MODELS = ("mclp", "lscp", "pmedian")
-
 
 def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *,
              minutes: float = 15.0, k: int | None = None,

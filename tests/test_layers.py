@@ -125,3 +125,39 @@ def test_townships_layers_and_report_count_off_network_residents(fresh):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert f"离网居民（步行离路超过 1 公里）{sum(off.values()):,.0f} 人" in page
     assert "离网居民 Off-network" in page
+
+
+def _old_mapping(geom) -> dict:
+    """The per-coordinate writer that the vectorised one replaced (reference)."""
+    import shapely
+
+    def rnd(coords):
+        if isinstance(coords[0], (list, tuple)):
+            return [rnd(c) for c in coords]
+        return [round(float(c), layers.PRECISION) for c in coords]
+
+    if geom.geom_type == "GeometryCollection":
+        return {"type": "GeometryCollection",
+                "geometries": [_old_mapping(g) for g in shapely.get_parts(geom)]}
+    mapped = shapely.geometry.mapping(geom)
+    return {"type": mapped["type"], "coordinates": rnd(mapped["coordinates"])}
+
+
+def test_vectorised_geojson_coordinates_equal_the_per_coordinate_writer(fresh):
+    import numpy as np
+    import shapely
+
+    region, _ = fresh
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(106.2, 106.6, (40, 2))
+    shapes = [
+        *region.townships.geometry, *region.facilities.geometry, region.boundary,
+        shapely.Point(106.123456789, 29.987654321), shapely.Point(1.00000005, -2.00000015),
+        shapely.LineString(xy[:5]), shapely.MultiLineString([xy[5:9], xy[9:12]]),
+        shapely.MultiPoint(xy[12:16]), shapely.Point(106.5, 29.5, 321.123456789),
+        shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2)]]).buffer(0.123456789),
+        shapely.GeometryCollection([shapely.Point(xy[20]), shapely.LineString(xy[21:24])]),
+    ]
+    for geom in shapes:
+        for shape in (geom, layers.clean_geometry(geom)):
+            assert json.dumps(layers._mapping(shape)) == json.dumps(_old_mapping(shape))

@@ -118,6 +118,53 @@ def test_greedy_beyond_the_size_limit_reports_a_valid_gap():
     assert lscp.status == "greedy" and lscp.bound <= SetCovering.from_cost_matrix(cost, 6).solve().objective
 
 
+
+@pytest.mark.parametrize("seed", range(6))
+def test_swaps_never_worsen_the_greedy_answer_and_reach_a_local_optimum(seed):
+    cost, weights = instance(seed, n_demand=150, n_sites=25)
+    fallback = np.where(np.arange(150) % 3 == 0, np.inf, cost.max(axis=1) * 0.9)
+    pm = PMedian.from_cost_matrix(cost, weights, 4, fallback=fallback)
+    greedy = pm._greedy()
+    swapped = pm._improve(greedy, float("inf"))
+    assert len(set(swapped)) == 4 and pm._value(swapped) <= pm._value(greedy)
+    # Local optimum: no single swap of an open site for a closed one lowers the total.
+    best = pm._value(swapped)
+    for r in swapped:
+        for j in set(range(25)) - set(swapped):
+            assert pm._value([j if s == r else s for s in swapped]) >= best - 1e-6 * best
+    mclp = MaximalCovering.from_cost_matrix(cost, weights, 900, 3)
+    greedy = mclp._greedy()
+    swapped = mclp._improve(greedy, float("inf"))
+    assert len(set(swapped)) == 3 and mclp._value(swapped) >= mclp._value(greedy)
+    lscp = SetCovering.from_cost_matrix(cost, 900)
+    greedy = lscp._greedy()
+    kept = lscp._improve(greedy, float("inf"))
+    assert set(kept) <= set(greedy) and lscp._covered(kept).all()
+
+
+def test_at_any_time_limit_the_answer_is_at_least_the_heuristics():
+    cost, weights = instance(9, n_demand=400, n_sites=60)
+    pm = PMedian.from_cost_matrix(cost, weights, 5, time_limit=0.0)
+    heuristic = pm._value(pm._improve(pm._greedy(), float("inf")))
+    result = pm.solve()
+    assert result.objective <= heuristic + 1e-6
+    assert result.status in ("optimal", "time limit")
+    assert result.bound <= result.objective + 1e-6 and np.isfinite(result.bound)
+    exact = PMedian.from_cost_matrix(cost, weights, 5).solve()
+    assert result.bound - 1e-6 <= exact.objective <= result.objective + 1e-6
+
+
+def test_a_bound_that_proves_the_heuristic_optimal_skips_the_milp(monkeypatch):
+    import coverage.siting as siting
+
+    cost, weights = instance(2, n_demand=60, n_sites=8)
+    # One candidate serves everyone fastest: greedy is optimal and the bound says so.
+    cost[:, 3] = 1.0
+    monkeypatch.setattr(siting, "_highs", lambda *a, **k: pytest.fail("MILP solved"))
+    result = PMedian.from_cost_matrix(cost, weights, 1).solve()
+    assert result.status == "optimal" and result.selected == [3] and result.gap == 0
+
+
 def test_k_out_of_range_is_rejected():
     cost, weights = instance(0)
     with pytest.raises(ValueError, match="k must be"):
