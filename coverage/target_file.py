@@ -134,6 +134,12 @@ def choice(*allowed: str) -> Callable[[object], None]:
     return check
 
 
+def note(value) -> None:
+    """Text that may be empty (a target's 约束性/预期性 nature)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+
+
 def statistic_field(value) -> None:
     """A register number or a staff field the pack declares in ``statistics.toml``
     (undeclared ones are named when the ratio is measured)."""
@@ -191,7 +197,7 @@ PARAMETERS: dict[str, dict[str, Param]] = {
               "min_data_share": Param(share),
               "denominator": Param(choice("residents", "beds")),
               "baseline": Param(ratio_value), "baseline_year": Param(optional_year),
-              "nature": Param(text), "required_also": Param(other_requirements)},
+              "nature": Param(note), "required_also": Param(other_requirements)},
     "count": {"required": Param(ratio_value, required=True),
               "types": Param(_listed(schema.facility_type, empty=True)),
               "grades": Param(_listed(schema.grade, empty=True)),

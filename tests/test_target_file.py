@@ -24,11 +24,12 @@ def test_every_rule_declares_exactly_its_parameters():
 def test_every_default_passes_its_own_check():
     for rule, defaults in targets.DEFAULTS.items():
         for name, value in defaults.items():
-            if value is not targets.REQUIRED:
+            if value is not targets.REQUIRED and value is not None:  # None: absent
                 target_file.PARAMETERS[rule][name].check(value)
 
 
-@pytest.mark.parametrize("pack", [ROOT, ROOT / "regions" / "beibei"], ids=["gaoxin", "beibei"])
+@pytest.mark.parametrize("pack", [ROOT, *(ROOT / "regions" / p for p in ("beibei", "wanzhou", "yongchuan"))],
+                         ids=["gaoxin", "beibei", "wanzhou", "yongchuan"])
 def test_shipped_target_files_pass(pack):
     items = target_file.read_target_file(pack / "targets.toml")
     assert items and all(item["rule"] in targets.RULES for item in items)
