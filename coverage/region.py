@@ -22,7 +22,7 @@ from coverage.errors import InputError
 from coverage.modes import OFFROAD_KMH
 from coverage.facilities import read_facilities
 from coverage.network import RoadNetwork
-from coverage.target_file import TARGETS_FILE, read_target_file
+from coverage.target_file import TARGETS_FILE, check_fields, read_target_file
 from coverage.tables import read_features
 from coverage.townships import check_villages, read_townships
 
@@ -225,7 +225,13 @@ def load_region(path: str | Path = ".") -> Region:
         raise InputError(manifest, f"{offroad!r} is not an off-road walking speed: expected "
                          "km/h above 0 and at most 30", field="routing.offroad_kmh")
     if (root / TARGETS_FILE).exists():
-        read_target_file(root / TARGETS_FILE)  # checked now, so no command fails on it later
+        # checked now, so no command fails on it later
+        from coverage.statistics import (STATISTICS_FILE, Statistics, field_names,
+                                         read_statistics)
+
+        statistics = root / STATISTICS_FILE
+        fields = field_names(read_statistics(statistics) if statistics.exists() else Statistics())
+        check_fields(read_target_file(root / TARGETS_FILE), fields, root / TARGETS_FILE)
     villages = None
     if "villages" in files:
         from coverage.tables import read_table

@@ -249,6 +249,17 @@ def read_target_file(path: str | Path) -> list[dict]:
     return targets
 
 
+def check_fields(targets: list[dict], fields: set[str], path: str | Path) -> None:
+    """Refuse a ratio whose ``field`` is neither a register number nor a field the pack
+    declares in its ``statistics.toml`` (``fields``: both kinds)."""
+    for target in targets:
+        name = target["parameters"].get("field")
+        if target["rule"] == "ratio" and name not in fields:
+            raise InputError(path, f"{name!r} is not a register field nor one declared in "
+                             f"statistics.toml: expected one of {', '.join(sorted(fields))}",
+                             field=f"target {target['id']}, parameters.field")
+
+
 def _target(item: dict, path: Path, i: int, seen: set) -> dict:
     raw_id = item.get("id")
     label = f"target {raw_id if isinstance(raw_id, str) and raw_id.strip() else i + 1}"
