@@ -238,6 +238,19 @@ def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
     return region, population
 
 
+def open_facilities_table(context: AccessContext) -> pd.DataFrame:
+    """The facilities open in the context's year as a table with ``lon``/``lat``, which
+    reads back as a register unchanged: a ``replaces`` naming a record not in the
+    table (the closed old site of a relocation) is left empty, since the reader
+    requires it to name a facility of the same file."""
+    open_now = context.facilities()
+    table = pd.DataFrame(open_now.drop(columns="geometry"))
+    ids = set(table["id"].astype(str))
+    table["replaces"] = [r if isinstance(r, str) and r in ids else None
+                         for r in table["replaces"]]
+    return table.assign(lon=open_now.geometry.x.to_numpy(), lat=open_now.geometry.y.to_numpy())
+
+
 def year_choices(region) -> list[int]:
     """Years worth offering: from the earliest dated register change to the latest target year."""
     from coverage.targets import load_targets

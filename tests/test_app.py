@@ -39,7 +39,7 @@ def test_first_page_shows_coverage_and_caveats(app):
     assert metrics["常住人口"] == "451,768"
     assert metrics["15分钟内覆盖率"].endswith("%")
     # The synthetic network and estimated townships are said beside the map.
-    assert any("合成" in w.value and "估算" in w.value for w in app.warning)
+    assert any("合成" in e.label and "估算" in e.label for e in app.expander)
 
 
 def test_language_region_and_controls(app):
@@ -134,7 +134,10 @@ def test_ranked_sites_join_the_scenario(app):
     app.button(key="rank").click()
     _run(app)
     ranking = app.dataframe[0].value
-    assert len(ranking) > 0 and ranking["newly_covered"].is_monotonic_decreasing
+    column = "新增覆盖人口（全区）"
+    assert len(ranking) > 0 and ranking[column].is_monotonic_decreasing
+    # Sites are named by township and coordinates, never by a network node id.
+    assert ranking["位置（街镇，经纬度）"].str.startswith("走马镇").all()
     app.button(key="sites_to_scenario").click()
     _run(app)
     assert app.radio(key="scenario_source").value == "build"

@@ -58,8 +58,8 @@ def test_map_loads_nothing_from_the_network(region, view):
     assert "$(`" not in page
     assert "tile.openstreetmap" not in page
     # Every facility is drawn, with its record in the popup.
-    assert page.count("L.divIcon") == len(region.facilities)
-    assert "\\u8651\\u6eaa" in page or "虎溪" in page  # 虎溪 in the popups (JSON-escaped)
+    assert page.count("\"className\": \"facility\"") == len(region.facilities)
+    assert "\\u864e\\u6eaa" in page or "虎溪" in page  # 虎溪 in the popups (JSON-escaped)
 
 
 def test_popup_has_the_record(region):
