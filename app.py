@@ -257,6 +257,12 @@ def page_map(v):
               f"{covered / population:.1%}" if population else "—")
     c3.metric(t["open_facilities"], len(open_now))
     c4.metric(t["gaps_count"], f"{len(gaps)} / {gaps['population'].sum():,.0f}")
+    # The uncovered residents split between mapped gaps and patches too small to map,
+    # so the map's and the dashboard's totals visibly agree.
+    uncovered = population - covered
+    st.caption(t["gaps_split"].format(uncovered=uncovered, mapped=float(gaps["population"].sum()),
+                                      n=len(gaps), rest=uncovered - float(gaps["population"].sum()),
+                                      min=views.MIN_GAP_POPULATION))
     _caveat(region, ["network", "townships", "population", "facilities"], t)
     left, right = st.columns([4, 1])
     with left:

@@ -198,6 +198,7 @@ ZH = {
                          "closing_year": "关闭年份", "replaces": "替代", "source": "来源",
                          "location_quality": "位置精度"},
     "provenance_zh_note": "各图层出处原文（英文）见英文界面。",
+    "gaps_split": "未覆盖 {uncovered:,.0f} 人：其中 {mapped:,.0f} 人在图中 {n} 处服务盲区（按街镇划分），其余 {rest:,.0f} 人分散在不足 {min:g} 人的小片区，图中不单独标出。",
 }
 
 EN = {
@@ -401,6 +402,7 @@ EN = {
                          "closing_year": "Closing year", "replaces": "Replaces", "source": "Source",
                          "location_quality": "Location quality"},
     "provenance_zh_note": "",
+    "gaps_split": "{uncovered:,.0f} residents uncovered: {mapped:,.0f} in the {n} gaps mapped (split by township), the other {rest:,.0f} in patches of fewer than {min:g} residents, not drawn.",
 }
 
 #: Language code -> strings.
