@@ -169,7 +169,8 @@ def _md(text) -> str:
 
 
 def _show_error(exc: Exception, t) -> None:
-    st.error(f"{t['input_error']}: {exc}")
+    sep = "：" if t["lang"] == "zh" else ": "
+    st.error(f"{t['input_error']}{sep}{ui_text.input_error(exc, t['lang'])}")
 
 
 def _towns_table(towns: pd.DataFrame, t) -> pd.DataFrame:

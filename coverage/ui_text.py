@@ -196,7 +196,9 @@ ZH = {
                          "grade": "等级", "beds": "床位", "staff": "人员",
                          "township_code": "街镇代码", "opening_year": "开业年份",
                          "closing_year": "关闭年份", "replaces": "替代", "source": "来源",
-                         "location_quality": "位置精度"},
+                         "location_quality": "位置精度", "aliases": "别名", "physicians": "医师",
+                         "nurses": "护士", "gps": "全科医生", "public_health_staff": "公共卫生人员",
+                         "ambulances": "救护车", "source_quote": "原文"},
     "provenance_zh_note": "各图层出处原文（英文）见英文界面。",
     "gaps_split": "未覆盖 {uncovered:,.0f} 人：其中 {mapped:,.0f} 人在图中 {n} 处服务盲区（按街镇划分），其余 {rest:,.0f} 人分散在不足 {min:g} 人的小片区，图中不单独标出。",
 }
@@ -400,7 +402,10 @@ EN = {
                          "grade": "Grade", "beds": "Beds", "staff": "Staff",
                          "township_code": "Township code", "opening_year": "Opening year",
                          "closing_year": "Closing year", "replaces": "Replaces", "source": "Source",
-                         "location_quality": "Location quality"},
+                         "location_quality": "Location quality", "aliases": "Aliases",
+                         "physicians": "Physicians", "nurses": "Nurses",
+                         "gps": "General practitioners", "public_health_staff": "Public-health staff",
+                         "ambulances": "Ambulances", "source_quote": "Quote"},
     "provenance_zh_note": "",
     "gaps_split": "{uncovered:,.0f} residents uncovered: {mapped:,.0f} in the {n} gaps mapped (split by township), the other {rest:,.0f} in patches of fewer than {min:g} residents, not drawn.",
 }
@@ -426,3 +431,20 @@ def cite(source: str, lang: str) -> str:
     return re.sub(r"\bseeds? (\d+)(?: \(≈\s*(?:late |early )?(\d{4})\))?",
                   lambda m: f"资料{m.group(1)}" + (f"（约{m.group(2)}年）" if m.group(2) else ""),
                   str(source))
+
+
+def input_error(exc, lang: str) -> str:
+    """An :class:`coverage.errors.InputError` located in the page's language: file, row or
+    feature and field said in Chinese on the Chinese page (the problem is the reader's)."""
+    if lang != "zh" or not hasattr(exc, "problem"):
+        return str(exc)
+    from pathlib import Path
+
+    parts = []
+    if exc.path:
+        parts.append(f"文件 {Path(exc.path).name}")
+    if exc.row is not None:
+        parts.append(f"第 {exc.row} {'个要素' if f'feature {exc.row}' in str(exc) else '行'}")
+    if exc.field:
+        parts.append(f"字段 {exc.field}")
+    return ("，".join(parts) + "：" if parts else "") + exc.problem

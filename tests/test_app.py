@@ -111,7 +111,7 @@ def test_bad_upload_shows_the_readers_error(app):
     app.button(key="use_uploads").click()
     _run(app)
     errors = [e.value for e in app.error]
-    assert errors and "bad.csv row 1" in errors[0] and "not a number" in errors[0]
+    assert errors and "文件 bad.csv，第 1 行" in errors[0] and "not a number" in errors[0]
     assert not any(i.value for i in app.info)  # the view stays on the pack's data
 
 
@@ -157,3 +157,87 @@ def test_road_file_upload_gives_the_same_coverage(app):
     assert not app.error
     _open(app, "覆盖地图")
     assert _metrics(app)["15分钟内覆盖率"] == share  # the pack's own roads, uploaded
+
+
+#: Words allowed in the Chinese UI: names of products, formats, models and the language switch.
+LATIN_ALLOWED = {"English", "Language", "OpenStreetMap", "Leaflet", "GCJ", "WGS", "BD", "GPS",
+                 "TOML", "CSV", "GeoJSON", "HTML", "MCLP", "LSCP", "median", "Excel", "GeoTIFF",
+                 "OSM", "PBF", "GraphML", "GPKG", "MIT", "CC", "BY", "WTFPL", "tk", "km",
+                 "CGCS", "JSON", "MB", "cnmaps", "adcode", "Vonng", "leiii", "census", "china",
+                 "division", "data", "Amap", "ODbL"}
+
+
+def _page_words(at) -> set[str]:
+    """Latin words a reader sees: element text and labels, table headers and cells
+    (widget option values are keys behind format functions, so they are skipped)."""
+    import re
+
+    texts = []
+    for kind in ("markdown", "caption", "title", "subheader", "warning", "error", "info",
+                 "success", "expander", "button", "metric", "radio", "selectbox",
+                 "number_input", "checkbox", "multiselect", "select_slider"):
+        for el in getattr(at, kind, []):
+            for attr in ("value", "label", "body"):
+                v = getattr(el, attr, None)
+                if isinstance(v, str) and not (kind in ("radio", "selectbox") and attr == "value"):
+                    texts.append(v)
+    for frame in at.dataframe:
+        table = frame.value
+        texts += [str(c) for c in table.columns]
+        for column in table.columns:
+            if table[column].dtype == object and column != "编号":
+                texts += [str(x) for x in table[column]]
+    words = set()
+    for text in texts:
+        text = re.sub(r"<[^>]*>", " ", text)  # legend markup
+        text = re.sub(r":\w+-badge\[", " ", text)
+        text = re.sub(r"\S+\.(toml|csv|geojson|html)\b", " ", text)
+        text = re.sub(r"\b[a-z0-9]+(?:-[a-z0-9]+)+\b", " ", text)  # identifiers
+        words |= set(re.findall(r"[A-Za-z]{2,}", text))
+    return words - LATIN_ALLOWED
+
+
+@pytest.mark.parametrize("page", ["覆盖地图", "规划目标", "街镇覆盖", "迁建与选址", "数据导入导出",
+                                  "数据来源"])
+def test_chinese_pages_hold_no_english(app, page):
+    _open(app, page)
+    assert not _page_words(app), sorted(_page_words(app))
+
+
+def test_language_switch_keeps_the_tab_and_the_workbench(app):
+    _open(app, "迁建与选址")
+    app.selectbox(key="edit_facility").set_value("gx-zouma-thc")
+    app.button(key="add_edit").click()
+    _run(app)
+    assert "调整后覆盖" in _metrics(app)
+    app.radio(key="lang").set_value("English")
+    _run(app)
+    assert "Covered after" in _metrics(app)  # still the workbench, edit kept
+    app.radio(key="lang").set_value("中文")
+    _run(app)
+    assert "调整后覆盖" in _metrics(app)
+
+
+@pytest.mark.parametrize("region", [0, 1])
+def test_every_shipped_scenario_opens_in_the_workbench(app, region):
+    if region:
+        app.selectbox(key="region:zh").select_index(1)
+        _run(app)
+    _open(app, "迁建与选址")
+    app.radio(key="scenario_source").set_value("pack")
+    _run(app)
+    failed = []
+    for name in app.selectbox(key="scenario_file").options:
+        app.selectbox(key="scenario_file").set_value(name)
+        _run(app)  # never a traceback
+        if app.error:
+            # Caught at the page's boundary: one line, the rest of the page still drawn.
+            assert len(app.error) == 1 and "本页出错" in app.error[0].value
+            assert app.radio(key="scenario_source").value == "pack"
+            failed.append(str(name))
+            continue
+        assert "调整后覆盖" in _metrics(app), name
+    if failed:
+        # GEOS TopologyException in the bands of these scenarios: the bands branch traces
+        # bands from raster cells (issue 14 item 3); remove this once it is merged.
+        pytest.xfail(f"bands crash on {failed}")
