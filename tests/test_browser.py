@@ -142,9 +142,11 @@ class Session:
         """Wait until the script run a click started has finished."""
         self.page.wait_for_selector('[data-testid="stApp"]')
         self.page.wait_for_timeout(400)
+        # Streamlit marks its root with the script's state while a run is going on.
         self.page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-            " && !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=180_000)
+            "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+            " return app.dataset.testScriptState !== 'running'"
+            " && !document.querySelector('[data-testid=\"stSpinner\"]'); }", timeout=180_000)
         self.page.wait_for_timeout(200)
 
     def map_frame(self):
@@ -278,7 +280,7 @@ def test_hostile_names_are_shown_as_text(browser, server):
     labels = frame.locator(".township-label").all_text_contents()
     assert HOSTILE_TOWN in labels
     s.tab("规划目标")
-    assert s.page.get_by_text(HOSTILE_TOWN, exact=False).count() > 0
+    s.sees(HOSTILE_TOWN)
     assert s.page.evaluate("() => window.__pwned === undefined")
     s.no_exceptions()
     s.context.close()
@@ -310,8 +312,11 @@ def test_workbench_walk(browser, server, tmp_path):
     s.button("将候选/选中站点作为新建站点加入方案")
     s.sees("调整后覆盖")
     # Save the scenario and load it back as an upload.
-    with s.page.expect_download() as download:
-        s.page.get_by_role("button", name="下载方案（TOML）").click()
+    s.settle()
+    save = s.page.get_by_role("button", name="下载方案（TOML）")
+    save.wait_for()
+    with s.page.expect_download(timeout=120_000) as download:
+        save.click()
     saved = tmp_path / "scenario.toml"
     download.value.save_as(saved)
     assert "[[edit]]" in saved.read_text() or "edit" in saved.read_text()
