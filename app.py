@@ -284,6 +284,7 @@ def page_targets(v):
     t, lang = v["t"], v["lang"]
     frame = _targets(v["path"], v["year"], v["token"])
     st.caption(t["targets_help"])
+    _caveat(v["region"], ["network", "townships", "population", "facilities"], t)
     for row in frame.to_dict(orient="records"):
         with st.container(border=True):
             name = row["name_zh"] if lang == "zh" else row["name_en"]
@@ -442,6 +443,7 @@ def page_workbench(v):
     v["work_year"] = v["year"] if v["year"] is not None else (
         int(v["circle"].get("year") or years[-1]))
     st.caption(t["workbench_help"].format(year=v["work_year"]))
+    _caveat(region, ["network", "townships", "population", "facilities"], t)
     if "pending_source" in st.session_state:
         st.session_state["scenario_source"] = st.session_state.pop("pending_source")
     pending = st.session_state.pop("pending_site", None)
