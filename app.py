@@ -466,6 +466,7 @@ def page_workbench(v):
                                          scenario_text(scenario), scenario)
         except InputError as exc:
             _show_error(exc, t)
+            _undo_button(t)
     sites = st.session_state.get("sites")
     shown = None if sites is None else sites[["id", "name", "geometry"]]
     if st.session_state.get("scenario_source", "build") == "build":
@@ -757,6 +758,7 @@ def page_sources(v):
 
 def main() -> None:
     st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
+    st.session_state["_undo_drawn"] = False
     v = sidebar()
     t = v["t"]
     st.title(t["title"])
@@ -790,11 +792,21 @@ def _guarded(page, v) -> None:
         page(v)
     except InputError as exc:
         _show_error(exc, t)
+        _undo_button(t)
     except Exception:  # noqa: BLE001 - the page boundary: no traceback reaches the viewer
         LOG.exception("page %s failed", page.__name__)
         st.error(t["page_error"])
-        if st.session_state.get("edits") and st.button(t["undo_edit"], key="undo_edit"):
-            st.session_state["edits"].pop()
-            st.rerun()
+        _undo_button(t)
+
+
+def _undo_button(t) -> None:
+    """After an error, the last workbench edit can be taken back (the others stay); one
+    button per run, however many errors it had."""
+    if st.session_state.get("_undo_drawn") or not st.session_state.get("edits"):
+        return
+    st.session_state["_undo_drawn"] = True
+    if st.button(t["undo_edit"], key="undo_edit"):
+        st.session_state["edits"].pop()
+        st.rerun()
 
 main()

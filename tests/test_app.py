@@ -241,3 +241,27 @@ def test_every_shipped_scenario_opens_in_the_workbench(app, region):
         # GEOS TopologyException in the bands of these scenarios: the bands branch traces
         # bands from raster cells (issue 14 item 3); remove this once it is merged.
         pytest.xfail(f"bands crash on {failed}")
+
+
+def test_no_error_details_reach_a_viewer():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_an_error_inside_a_page_is_one_line_and_keeps_the_edits(app, monkeypatch):
+    _open(app, "迁建与选址")
+    app.selectbox(key="edit_facility").set_value("gx-zouma-thc")
+    app.button(key="add_edit").click()
+    _run(app)
+    # A bad value reaching the library mid-page: a move to a point with no coordinates.
+    app.session_state["edits"] = [*app.session_state["edits"],
+                                  {"action": "move", "facility": "gx-zouma-thc",
+                                   "lon": float("nan"), "lat": float("nan")}]
+    _run(app)  # no traceback
+    assert len(app.error) == 1
+    assert len(app.session_state["edits"]) == 2  # the edits survive
+    app.button(key="undo_edit").click()
+    _run(app)
+    assert len(app.session_state["edits"]) == 1 and not app.error
