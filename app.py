@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import html
 import threading
+import logging
+import os
+import re
 from pathlib import Path
 
 import altair as alt
@@ -23,7 +26,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from coverage import maps, schema, views
+from coverage import explain, maps, relocation, schema, ui_text, views
 from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.layers import csv_text, geojson_text
@@ -31,8 +34,13 @@ from coverage.region import find_regions, load_region
 from coverage.targets import circle_parameters, format_results
 from coverage.ui_text import TEXT
 
-ROOT = Path(__file__).resolve().parent
+#: Where the region packs are found: this repository, or COVERAGE_APP_ROOT (a folder of
+#: packs laid out the same way, e.g. for the browser test's generated pack).
+ROOT = Path(os.environ.get("COVERAGE_APP_ROOT") or Path(__file__).resolve().parent)
+LOG = logging.getLogger("coverage.app")
 #: Badge colour per target status (text badges: no emoji font is needed).
+#: Target rules whose value is counted from the register (名录统计), not modelled (测算).
+REGISTER_RULES = {"one_per_township", "one_per_village", "ratio"}
 STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient data": "orange"}
 
 
@@ -107,9 +115,11 @@ def _baseline(path, year, token, minutes, types, mode_choice):
                           mode=views.travel_mode(ctx.region, mode_choice))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
 def _main_map(path, year, token, minutes, types, mode_choice, lang, base, key):
-    """The coverage map of a view (the register as it stands shows every status)."""
+    """The coverage map of a view (the register as it stands shows every status).
+
+    Built afresh for every draw from cached frames: streamlit-folium changes a folium
+    map while drawing it, so a cached map would draw blank for the next viewer."""
     ctx = _context(path, year, token)
     return maps.coverage_map(
         ctx.region, towns=_townships(path, year, token, minutes, types, mode_choice),
@@ -163,12 +173,22 @@ def _caveat(region, layers, t):
             for k in layers if region.provenance.get(k, {}).get("quality") in
             ("estimated", "illustrative", "synthetic")]
     if notes or weak:
-        st.warning("  \n".join(["⚠ " + n for n in notes] + ([t["quality_line"] + "；".join(weak)]
-                                                           if weak else [])))
+        # One line (the layers' quality), the pack's caveats behind it.
+        line = t["quality_line"] + ("；" if t["lang"] == "zh" else "; ").join(weak)
+        with st.expander("⚠ " + (line if weak else t["caveats"])):
+            for n in notes:
+                st.caption(ui_text.local(n, t["lang"]))
+
+
+def _md(text) -> str:
+    """``text`` (names from user data) escaped for Markdown: shown as written, never as
+    markup, links, HTML or LaTeX."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$&])", r"\\\1", str(text))
 
 
 def _show_error(exc: Exception, t) -> None:
-    st.error(f"{t['input_error']}: {exc}")
+    sep = "：" if t["lang"] == "zh" else ": "
+    st.error(f"{t['input_error']}{sep}{ui_text.input_error(exc, t['lang'])}")
 
 
 def _towns_table(towns: pd.DataFrame, t) -> pd.DataFrame:
@@ -256,6 +276,12 @@ def page_map(v):
               f"{covered / population:.1%}" if population else "—")
     c3.metric(t["open_facilities"], len(open_now))
     c4.metric(t["gaps_count"], f"{len(gaps)} / {gaps['population'].sum():,.0f}")
+    # The uncovered residents split between mapped gaps and patches too small to map,
+    # so the map's and the dashboard's totals visibly agree.
+    uncovered = population - covered
+    st.caption(t["gaps_split"].format(uncovered=uncovered, mapped=float(gaps["population"].sum()),
+                                      n=len(gaps), rest=uncovered - float(gaps["population"].sum()),
+                                      min=views.MIN_GAP_POPULATION))
     _caveat(region, ["network", "townships", "population", "facilities"], t)
     left, right = st.columns([4, 1])
     with left:
@@ -267,30 +293,55 @@ def page_map(v):
     with right:
         st.markdown(maps.legend_html(v["lang"]), unsafe_allow_html=True)
     with st.expander(t["gaps_table"]):
-        st.dataframe(pd.DataFrame(gaps.drop(columns="geometry")), hide_index=True,
-                     width="stretch")
+        cols = [c for c in t["gap_columns"] if c in gaps.columns]
+        st.dataframe(pd.DataFrame(gaps[cols]).rename(columns=t["gap_columns"]).round(1),
+                     hide_index=True, width="stretch")
 
 
 def page_targets(v):
     t, lang = v["t"], v["lang"]
     frame = _targets(v["path"], v["year"], v["token"])
     st.caption(t["targets_help"])
+    _caveat(v["region"], ["network", "townships", "population", "facilities"], t)
     for row in frame.to_dict(orient="records"):
         with st.container(border=True):
             name = row["name_zh"] if lang == "zh" else row["name_en"]
             status = t["target_status"][row["status"]]
             st.markdown(f"**{html.escape(name)}** :{STATUS_BADGE[row['status']]}-badge[{status}]")
             c1, c2, c3 = st.columns(3)
-            c1.metric(t["measured"], views.format_value(row["measured"], row["unit"]))
+            # Values from travel times are modelled (测算); counts come from the register.
+            c1.metric(t["measured_kinds"]["register" if row["rule"] in REGISTER_RULES
+                                          else "modelled"],
+                      views.format_value(row["measured"], row["unit"]))
             c2.metric(t["required"], views.format_value(row["required"], row["unit"]))
             c3.metric(t["due"], "—" if pd.isna(row["target_year"]) else int(row["target_year"]))
-            st.caption(f"「{row['quote']}」 — {row['source']}")
-            if row["failing_zh"]:
-                st.write(f"{t['failing']}: {row['failing_zh']}")
-            if row["details"]:
+            st.caption(f"「{row['quote']}」 — {ui_text.cite(row['source'], lang)}")
+            if row["status"] == "fail":
+                _why_failing(v, row)
+            if row["details"] and lang == "en":
                 st.caption(row["details"])
     st.download_button(t["download_targets"], lambda: format_results(frame, "csv"),
                        file_name=f"targets-{v['region'].slug}.csv", mime="text/csv")
+
+
+def _why_failing(v, row) -> None:
+    """The failing townships of a target, each with its value, requirement and cause."""
+    t, lang = v["t"], v["lang"]
+    if row["rule"] == "circle":
+        failures = explain.circle_failures(_context(v["path"], v["year"], v["token"]))
+        lines = explain.township_sentences(failures, lang)
+        st.markdown(f"**{t['failing']}（{len(lines)}）**" if lang == "zh" else
+                    f"**{t['failing']} ({len(lines)})**")
+        shown, rest = lines[:5], lines[5:]
+        st.markdown("\n".join(f"- {_md(line)}" for line in shown))
+        if rest:
+            with st.expander(t["and_more"].format(n=len(rest))):
+                st.markdown("\n".join(f"- {_md(line)}" for line in rest))
+        return
+    st.write(explain.rule_cause(row["rule"], lang))
+    if row["failing_zh"]:
+        st.markdown(f"{t['failing']}：{_md(row['failing_zh'])}" if lang == "zh"
+                    else f"{t['failing']}: {_md(row['failing_zh'])}")
 
 
 def page_townships(v):
@@ -331,14 +382,15 @@ def _scenario_source(v, region):
         if not files:
             st.info(t["no_pack_scenarios"])
             return None
-        path = st.selectbox(t["scenario_file"], files, format_func=lambda p: p.name)
+        path = st.selectbox(t["scenario_file"], files, format_func=lambda p: p.name,
+                            key="scenario_file")
         return load_scenario(path, region.facilities)
     if source == "upload":
         up = st.file_uploader(t["scenario_upload"], type=["toml"], key="scenario_upload")
         if up is None:
             return None
-        file = views.read_upload(up.getvalue(), up.name, "scenario")
-        return load_scenario(file, region.facilities)
+        with views.stored_upload(up.getvalue(), up.name, "scenario") as file:
+            return load_scenario(file, region.facilities)
     return _built_scenario(v, region)
 
 
@@ -363,20 +415,42 @@ def _built_scenario(v, region):
     st.caption(t["click_help"])
     b1, b2 = st.columns(2)
     if b1.button(t["add_edit"], key="add_edit", type="primary"):
-        if action == "move":
-            edits.append({"action": "move", "facility": fid, "lon": lon, "lat": lat})
-        elif action == "add":
-            edits.append({"action": "add", "facility": fid, "name": f"{t['new_site']} {len(edits) + 1}",
-                          "type": ftype, "lon": lon, "lat": lat})
-        else:
+        if action == "close":
             edits.append({"action": "close", "facility": fid})
+        else:
+            # The site goes on the analysed roads: what is drawn is what is counted.
+            site = relocation.snap_site(_context(v["path"], v["work_year"], v["token"]).graph("walk"),
+                                        lon, lat)
+            st.session_state["last_snap"] = site
+            if action == "move":
+                edits.append({"action": "move", "facility": fid, "lon": site.lon, "lat": site.lat})
+            else:
+                edits.append({"action": "add", "facility": fid,
+                              "name": f"{t['new_site']} {len(edits) + 1}", "type": ftype,
+                              "lon": site.lon, "lat": site.lat})
     if b2.button(t["clear_edits"], key="clear_edits"):
         edits.clear()
+    site = st.session_state.get("last_snap")
+    if site is not None and edits:
+        st.caption(t["snapped"].format(lon=site.lon, lat=site.lat, m=site.distance_m))
+        if site.far:
+            st.warning(t["far_from_road"].format(m=site.distance_m,
+                                                 limit=relocation.FAR_FROM_ROAD_M))
     if not edits:
         return None
-    st.dataframe(pd.DataFrame(edits), hide_index=True, width="stretch")
+    st.dataframe(_edits_table(edits, names, t), hide_index=True, width="stretch")
     return views.scenario_from_edits(edits, year=v["work_year"], name_zh=t["my_scenario_zh"],
                                      name_en=t["my_scenario_en"])
+
+
+def _edits_table(edits, names, t) -> pd.DataFrame:
+    """The workbench edits in the page's language: action, facility name, place."""
+    c = t["edit_columns"]
+    return pd.DataFrame({
+        c["action"]: [t["actions"][e["action"]] for e in edits],
+        c["facility"]: [e.get("name") or names.get(e["facility"], e["facility"]) for e in edits],
+        c["lon"]: [f"{e['lon']:.5f}" if "lon" in e else "—" for e in edits],
+        c["lat"]: [f"{e['lat']:.5f}" if "lat" in e else "—" for e in edits]})
 
 
 def page_workbench(v):
@@ -387,6 +461,7 @@ def page_workbench(v):
     v["work_year"] = v["year"] if v["year"] is not None else (
         int(v["circle"].get("year") or years[-1]))
     st.caption(t["workbench_help"].format(year=v["work_year"]))
+    _caveat(region, ["network", "townships", "population", "facilities"], t)
     if "pending_source" in st.session_state:
         st.session_state["scenario_source"] = st.session_state.pop("pending_source")
     pending = st.session_state.pop("pending_site", None)
@@ -409,13 +484,16 @@ def page_workbench(v):
                                          scenario_text(scenario), scenario)
         except InputError as exc:
             _show_error(exc, t)
+            _undo_button(t)
     sites = st.session_state.get("sites")
-    # The point in the number inputs (where a click put it) is shown with the sites.
-    picked = gpd.GeoDataFrame(
-        {"id": ["picked"], "name": [t["picked_site"]]}, crs="EPSG:4326",
-        geometry=gpd.points_from_xy([st.session_state["site_lon"]], [st.session_state["site_lat"]]))
-    shown = picked if sites is None else pd.concat([picked, sites[["id", "name", "geometry"]]],
-                                                   ignore_index=True)
+    shown = None if sites is None else sites[["id", "name", "geometry"]]
+    if st.session_state.get("scenario_source", "build") == "build":
+        # The point in the number inputs (where a click put it), only while editing here.
+        picked = gpd.GeoDataFrame(
+            {"id": ["picked"], "name": [t["picked_site"]]}, crs="EPSG:4326",
+            geometry=gpd.points_from_xy([st.session_state["site_lon"]],
+                                        [st.session_state["site_lat"]]))
+        shown = picked if shown is None else pd.concat([picked, shown], ignore_index=True)
     if result is not None:
         towns, bands, facilities = after["towns"], after["bands"], after["facilities"]
         before_bands, gaps = after["before"], None
@@ -424,23 +502,31 @@ def page_workbench(v):
         bands = _bands(*args, types, mode_choice, minutes)
         before_bands, facilities = None, _context(*args).facilities()
         gaps = _gaps(*args, minutes, types, mode_choice)
-    fmap = maps.coverage_map(region, towns=towns, bands=bands, gaps=gaps, facilities=facilities,
-                             lang=v["lang"], base=v["base"], tianditu_key=v["key"],
-                             before_bands=before_bands, sites=shown,
-                             changes=None if result is None else result.changes)
-    out = st_folium(fmap, height=520, use_container_width=True, returned_objects=["last_clicked"],
-                    key="work_map")
+    roads = None
+    if st.checkbox(t["show_roads"], key="show_roads"):
+        roads = relocation.road_lines(_context(*args).graph("walk"), region.boundary)
+    left, right = st.columns([4, 1])
+    with left:
+        fmap = maps.coverage_map(region, towns=towns, bands=bands, gaps=gaps,
+                                 facilities=facilities, lang=v["lang"], base=v["base"],
+                                 tianditu_key=v["key"], before_bands=before_bands, sites=shown,
+                                 changes=None if result is None else result.changes, roads=roads)
+        out = st_folium(fmap, height=520, use_container_width=True,
+                        returned_objects=["last_clicked"], key="work_map")
+    with right:
+        st.markdown(maps.legend_html(v["lang"], changes=result is not None),
+                    unsafe_allow_html=True)
     click = (out or {}).get("last_clicked")
     if click and click != st.session_state.get("last_click"):
         st.session_state["last_click"] = click
         st.session_state["pending_site"] = maps.clicked_wgs84(click["lng"], click["lat"], v["base"])
         st.rerun()
     st.caption(t["workbench_map_help"])
-    if st.session_state.get("sites") is not None and st.button(t["sites_to_scenario"],
-                                                              key="sites_to_scenario"):
+    if sites is not None and st.button(t["sites_to_scenario"], key="sites_to_scenario"):
         edits = st.session_state.setdefault("edits", [])
-        for sid, point in zip(sites["id"], sites.geometry):
-            edits.append({"action": "add", "facility": f"site-{sid}", "name": f"{t['new_site']} {sid}",
+        for name, point in zip(sites["name"], sites.geometry):
+            edits.append({"action": "add", "facility": f"new-{len(edits) + 1}",
+                          "name": f"{t['new_site']} {name}",
                           "type": st.session_state.get("add_type", "township_health_centre"),
                           "lon": float(point.x), "lat": float(point.y)})
         st.session_state["pending_source"] = "build"
@@ -488,48 +574,100 @@ def _target_changes(frame: pd.DataFrame, t) -> pd.DataFrame:
 def _siting(v, args):
     from coverage import siting
 
-    t, region = v["t"], v["region"]
+    t, region, lang = v["t"], v["region"], v["lang"]
     st.subheader(t["siting"])
     towns = region.townships
+    town_names = dict(zip(towns["code"].astype(str), towns["name"]))
     c1, c2, c3 = st.columns(3)
     area = c1.selectbox(t["candidate_area"], ["", *towns["code"].astype(str)], key="cand_area",
-                        format_func=lambda c: t["whole_region"] if c == "" else
-                        dict(zip(towns["code"].astype(str), towns["name"]))[c])
-    spacing = c2.number_input(t["spacing"], 200, 5000, 1000, step=100, key="spacing")
+                        format_func=lambda c: t["whole_region"] if c == "" else town_names[c])
+    spacing = c2.number_input(t["spacing"], 200, 5000, int(siting.CANDIDATE_SPACING_M), step=100,
+                              key="spacing")
     k = c3.number_input(t["k_sites"], 1, 20, 2, key="k_sites")
     ctx = _context(*args)
     mode = views.travel_mode(region, v["mode_choice"])
     polygon = region.boundary if area == "" else siting.township_area(region, area)
     candidates = siting.candidates_on_network(ctx.graph("walk"), polygon, spacing_m=float(spacing))
     st.caption(t["candidates_count"].format(n=len(candidates)))
-    b1, b2 = st.columns(2)
-    model = b2.selectbox(t["model"], list(siting.MODELS), key="model",
+    b1, b2, b3 = st.columns(3)
+    model = b3.selectbox(t["model"], list(siting.MODELS), key="model",
                          format_func=lambda m: t["models"][m])
     if b1.button(t["rank"], key="rank"):
         with st.spinner(t["computing"]):
             ranked = siting.rank_candidates(ctx, candidates, minutes=v["minutes"], mode=mode,
                                             types=list(v["types"]))
-        top = ranked.head(10)
-        st.session_state["ranking"] = top
-        st.session_state["sites"] = candidates.merge(top[["id"]], on="id").assign(
-            name=lambda f: f["id"])
-        st.rerun()
-    if b2.button(t["optimise"], key="optimise"):
+        _keep_sites(region, candidates, ranked.head(10)["id"], "ranking", ranked.head(10))
+    if b3.button(t["optimise"], key="optimise"):
         with st.spinner(t["computing"]):
             answer = siting.optimize(ctx, candidates, model, minutes=v["minutes"], k=int(k),
                                      mode=mode, types=list(v["types"]), time_limit=20.0)
-        st.session_state["answer"] = answer
-        chosen = candidates[candidates["id"].isin(answer.selected)]
-        st.session_state["sites"] = chosen.assign(name=chosen["id"])
-        st.rerun()
+            summary = explain.siting_summary(ctx, answer, minutes=v["minutes"], mode=mode,
+                                             types=v["types"], lang=lang)
+        st.session_state["answer"] = (answer.model, summary)
+        _keep_sites(region, candidates, answer.selected, "answer_sites")
+    open_now = ctx.facilities(list(v["types"]))
+    centre = b2.selectbox(t["move_centre"], list(open_now["id"]), key="move_centre",
+                          format_func=dict(zip(open_now["id"], open_now["name"])).get)
+    if b2.button(t["best_moves"], key="best_moves"):
+        with st.spinner(t["computing"]):
+            moves = relocation.best_moves(ctx, centre, candidates, minutes=v["minutes"],
+                                          mode=mode, types=list(v["types"]))
+        _keep_sites(region, candidates, moves.head(10)["id"], "moves", moves.head(10))
+        st.session_state["moves_for"] = centre
     if "ranking" in st.session_state:
         st.markdown(f"**{t['ranking']}**")
-        st.dataframe(st.session_state["ranking"], hide_index=True, width="stretch")
+        st.dataframe(_ranking_table(st.session_state["ranking"], t), hide_index=True,
+                     width="stretch")
+    if "moves" in st.session_state:
+        st.markdown(f"**{t['moves_title']}**")
+        moves = st.session_state["moves"]
+        st.dataframe(_moves_table(moves, t), hide_index=True, width="stretch")
+        if len(moves) and st.button(t["use_best_move"], key="use_best_move"):
+            best = moves.iloc[0]
+            st.session_state.setdefault("edits", []).append(
+                {"action": "move", "facility": st.session_state["moves_for"],
+                 "lon": float(best["lon"]), "lat": float(best["lat"])})
+            st.session_state["pending_source"] = "build"
+            st.rerun()
     if "answer" in st.session_state:
-        a = st.session_state["answer"]
-        st.success(t["answer"].format(model=t["models"][a.model], sites=", ".join(a.selected),
-                                      covered=a.covered, total=a.total, status=a.status,
-                                      gap=a.gap))
+        model_name, summary = st.session_state["answer"]
+        labels = list(st.session_state.get("answer_sites", pd.DataFrame({"label": []}))["label"])
+        shown = "；".join(labels[:5]) + (t["and_more"].format(n=len(labels) - 5)
+                                        if len(labels) > 5 else "")
+        st.success(t["answer"].format(model=t["models"][model_name], sites=shown,
+                                      summary=summary))
+        if len(labels) > 5:
+            with st.expander(t["all_sites"].format(n=len(labels))):
+                st.dataframe(pd.DataFrame({t["site"]: labels}), hide_index=True, width="stretch")
+
+
+def _keep_sites(region, candidates, ids, name, table=None) -> None:
+    """Show the chosen candidates on the map, named by township and coordinates."""
+    chosen = candidates[candidates["id"].astype(str).isin(set(map(str, ids)))]
+    described = explain.describe_sites(region, chosen)
+    st.session_state["sites"] = chosen.assign(name=described["label"].to_numpy())
+    st.session_state[name] = (described if table is None else
+                              table.merge(described[["id", "township", "label"]], on="id"))
+    st.rerun()
+
+
+def _ranking_table(ranked: pd.DataFrame, t) -> pd.DataFrame:
+    """Candidate ranking in the page's language: where each site is and what it adds."""
+    c = t["ranking_columns"]
+    return pd.DataFrame({
+        c["site"]: ranked["label"],
+        c["newly_covered"]: ranked["newly_covered"].round(0),
+        c["newly_reached"]: ranked["newly_reached"].round(0),
+        c["minutes_saved"]: ranked["mean_minutes_reduction"].round(2),
+        c["own_share"]: [f"{b:.1%} → {a:.1%}" for b, a in
+                         zip(ranked["circle_share_before"], ranked["circle_share_after"])],
+        c["townships_passing"]: ranked["townships_passing"]})
+
+
+def _moves_table(moves: pd.DataFrame, t) -> pd.DataFrame:
+    c = t["moves_columns"]
+    return pd.DataFrame({c["site"]: moves["label"], c["gained"]: moves["gained"].round(0),
+                         c["lost"]: moves["lost"].round(0), c["net"]: moves["net"].round(0)})
 
 
 def page_data(v):
@@ -562,9 +700,7 @@ def page_data(v):
     ctx = _context(v["path"], v["year"], v["token"])
 
     def facilities_csv() -> str:
-        open_now = ctx.facilities()
-        table = pd.DataFrame(open_now.drop(columns="geometry"))
-        return csv_text(table.assign(lon=open_now.geometry.x, lat=open_now.geometry.y))
+        return csv_text(views.open_facilities_table(ctx))
 
     # Each file is made when its button is pressed.
     c1, c2, c3 = st.columns(3)
@@ -615,24 +751,33 @@ def _use_uploads(v, fac, fac_crs, raster, roads):
 
 def page_sources(v):
     t, region, lang = v["t"], v["region"], v["lang"]
+    # The packs' provenance is written in English: the Chinese page gives each layer's
+    # quality and caveat, and points to the English page for the full citation.
     rows = [{t["layer"]: t["layer_names"].get(layer, layer),
              t["quality"]: _label(schema.PROVENANCE_QUALITIES, info["quality"], lang),
-             t["source"]: info["source"], t["licence"]: info.get("licence", ""),
-             t["notes"]: info.get("notes", "")}
+             **({t["source"]: info["source"], t["licence"]: info.get("licence", ""),
+                 t["notes"]: info.get("notes", "")} if lang == "en" else
+                {t["notes"]: ui_text.local(region.caveats.get(layer, ""), lang)})}
             for layer, info in sorted(region.provenance.items())]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if t["provenance_zh_note"]:
+        st.caption(t["provenance_zh_note"])
     for text in region.caveats.values():
-        st.warning(text)
+        st.caption("⚠ " + ui_text.local(text, lang))
     st.subheader(t["register"])
     table = pd.DataFrame(region.facilities.drop(columns="geometry"))
     table["type"] = [_label(schema.FACILITY_TYPES, k, lang) for k in table["type"]]
     table["status"] = [_label(schema.FACILITY_STATUSES, k, lang) for k in table["status"]]
-    st.dataframe(table, width="stretch", hide_index=True)
+    table["location_quality"] = [_label(schema.LOCATION_QUALITIES, k, lang)
+                                 for k in table["location_quality"]]
+    table["source"] = [ui_text.cite(s, lang) for s in table["source"]]
+    st.dataframe(table.rename(columns=t["register_columns"]), width="stretch", hide_index=True)
 
 
 def main() -> None:
     st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
     _warm_start()
+    st.session_state["_undo_drawn"] = False
     v = sidebar()
     t = v["t"]
     st.title(t["title"])
@@ -641,14 +786,46 @@ def main() -> None:
     if not v["types"]:
         st.warning(t["no_types"])
         return
-    names = [t["tab_map"], t["tab_targets"], t["tab_townships"], t["tab_workbench"],
-             t["tab_data"], t["tab_sources"]]
+    keys = ["tab_map", "tab_targets", "tab_townships", "tab_workbench", "tab_data", "tab_sources"]
+    names = [t[k] for k in keys]
+    # The open tab is kept by its key and seeds the other language's tabs, so the
+    # language switch stays on it.
+    kept, widget = st.session_state.get("keep:page"), f"page:{v['lang']}"
+    if widget not in st.session_state and kept in keys:
+        st.session_state[widget] = t[kept]
     # Only the open tab is computed and drawn: a control change costs one page.
-    tabs = st.tabs(names, key=f"page:{v['lang']}", on_change="rerun")
+    tabs = st.tabs(names, key=widget, on_change="rerun")
     pages = (page_map, page_targets, page_townships, page_workbench, page_data, page_sources)
-    for tab, page in zip(tabs, pages):
+    for key, tab, page in zip(keys, tabs, pages):
         if tab.open:
+            st.session_state["keep:page"] = key
             with tab:
-                page(v)
+                _guarded(page, v)
+
+
+def _guarded(page, v) -> None:
+    """Run a page; an error shows one line in the page's language (the sidebar, the
+    other pages and the workbench edits stay), the details go to the server log."""
+    t = v["t"]
+    try:
+        page(v)
+    except InputError as exc:
+        _show_error(exc, t)
+        _undo_button(t)
+    except Exception:  # noqa: BLE001 - the page boundary: no traceback reaches the viewer
+        LOG.exception("page %s failed", page.__name__)
+        st.error(t["page_error"])
+        _undo_button(t)
+
+
+def _undo_button(t) -> None:
+    """After an error, the last workbench edit can be taken back (the others stay); one
+    button per run, however many errors it had."""
+    if st.session_state.get("_undo_drawn") or not st.session_state.get("edits"):
+        return
+    st.session_state["_undo_drawn"] = True
+    if st.button(t["undo_edit"], key="undo_edit"):
+        st.session_state["edits"].pop()
+        st.rerun()
 
 main()

@@ -412,7 +412,8 @@ def _run_layers(args) -> int:
 
     region = _load_region(args)
     _require_open(region, args.year)
-    files = write_layers(region, args.out, year=args.year)
+    # Progress on standard error whatever it is connected to (a log, CI, a pipe).
+    files = write_layers(region, args.out, year=args.year, progress=True)
     print(f"{len(files)} files: {files[0].parent}")
     return 0
 
@@ -462,8 +463,9 @@ def _add_siting_options(p) -> None:
     p.add_argument("--mode", choices=(*MODES, "by-kind"), default="by-kind",
                    help="travel mode (default by-kind: walk in 街道, e-bike in 镇/乡)")
     p.add_argument("--year", type=arguments.year, help="facilities open in this year (default: existing now)")
-    p.add_argument("--spacing", type=arguments.spacing_m, default=500.0,
-                   help="metres between generated candidates on the network (default: 500)")
+    p.add_argument("--spacing", type=arguments.spacing_m, default=None,
+                   help="metres between generated candidates on the network (default: "
+                        "coverage.siting.CANDIDATE_SPACING_M, 500, as in the app)")
 
 
 def _siting_context(args):
@@ -506,7 +508,8 @@ def _candidate_sites(args, context):
         else:
             area = context.region.boundary
             source = context.region.files["boundary"]
-        sites = candidates_on_network(context.graph("walk"), area, spacing_m=args.spacing)
+        sites = candidates_on_network(context.graph("walk"), area, **(
+            {} if args.spacing is None else {"spacing_m": args.spacing}))
     check_candidates(sites, context.region, source)
     return sites
 
@@ -641,7 +644,9 @@ def _add_batch(sub) -> None:
                    help="thresholds in minutes, comma-separated (default: 5,10,15,30)")
     p.add_argument("--year", type=arguments.year, default=None,
                    help="facilities open in this year (default: as registered)")
-    p.add_argument("--out", default="batch", help="output folder (default: ./batch)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: a new temporary folder, printed at the end; "
+                        "name one to resume or keep the parts)")
     p.set_defaults(func=_run_batch)
 
 
@@ -656,9 +661,15 @@ def _run_batch(args) -> int:
         raise InputError(None, "--scheduler needs --backend dask", field="--scheduler")
     region = load_region(args.region)
     _require_open(region, args.year)
+    if args.out is None:
+        # Never write into the working folder (often the repository) unasked.
+        import tempfile
+
+        args.out = tempfile.mkdtemp(prefix=f"coverage-batch-{region.slug}-")
     table, gaps, ran = batch_region(region, args.out, args.split_by,
                                     minutes=args.minutes, year=args.year, backend=args.backend,
-                                    workers=args.workers, scheduler=args.scheduler)
+                                    workers=args.workers, scheduler=args.scheduler,
+                                    progress=lambda line: print(line, file=sys.stderr, flush=True))
     region_rows = table[table["code"] == ""]
     for _, row in region_rows.iterrows():
         print(f"{row['minutes']:g} 分钟 min: {row['covered']:,.0f} / {row['population']:,.0f} "

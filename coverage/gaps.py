@@ -4,10 +4,12 @@ A gap is a set of adjacent population cells whose residents are not covered
 (:func:`coverage.access.within`): each uncovered point is drawn as its grid cell (a
 square of ``cell_m`` centred on it, in the region's metric CRS), the cells are
 dissolved and split into connected parts. Cells sharing an edge join; cells touching
-only at a corner stay separate parts. Each gap carries its residents, the township
-holding most of them, and the facility nearest to its best-placed resident with that
-resident's travel time, from the same nearest-facility pass as the coverage figures.
-These are the blind spots a planner has to close.
+only at a corner stay separate parts. A part spanning townships is split by township
+(each resident's own), so every gap carries its own township's residents. Each gap
+has the facility most of its reaching residents have nearest and their
+population-weighted travel time to their nearest facility, from the same
+nearest-facility pass as the coverage figures. These are the blind spots a planner
+has to close.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
     geopandas.GeoDataFrame
         Columns :data:`COLUMNS`, EPSG:4326, sorted by population (descending), then
         township code, then the polygon's lowest-left corner; ``id`` is ``G001``,
-        ``G002``, ... in that order. ``nearest_*`` are empty (``nearest_minutes``
-        NaN) when no resident of the gap reaches any facility.
+        ``G002``, ... in that order. ``nearest_minutes`` is the population-weighted
+        mean time of the gap's residents to their nearest facility (those who reach
+        one); ``nearest_*`` are empty (``nearest_minutes`` NaN) when none does.
     """
     facilities = context.facilities(types)
     seconds, nearest = context.seconds_by_kind(mode, facilities)
@@ -67,15 +70,8 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
     y = points["y"].to_numpy(float)[out]
     half = cell_m / 2.0
     cells = shapely.box(x - half, y - half, x + half, y + half)
-    parts = shapely.get_parts(shapely.union_all(cells))
-    # Each cell centre lies in exactly one part.
-    tree = shapely.STRtree(parts)
-    hit_point, hit_part = tree.query(shapely.points(x, y), predicate="within")
-    part = np.full(x.size, -1, dtype=np.int64)
-    part[hit_point] = hit_part
-
     frame = pd.DataFrame({
-        "part": part, "population": points["population"].to_numpy(float)[out],
+        "population": points["population"].to_numpy(float)[out],
         "code": points["township_code"].astype(str).to_numpy()[out],
         "seconds": seconds[out], "nearest": nearest[out]})
     townships = context.region.townships
@@ -83,20 +79,34 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
     ids = facilities["id"].to_numpy()
     fac_names = facilities["name"].to_numpy()
     rows = []
-    for p, group in frame.groupby("part", sort=True):
-        by_code = group.groupby("code")["population"].sum()
-        # Majority by residents; a tie goes to the smaller code.
-        code = by_code.sort_index().idxmax()
-        best = group["seconds"].to_numpy().argmin()
-        reach = np.isfinite(group["seconds"].iloc[best])
-        k = int(group["nearest"].iloc[best])
-        rows.append({"population": float(group["population"].sum()), "points": len(group),
-                     "area_km2": parts[p].area / 1e6, "township_code": code,
-                     "township_name": names.get(code, ""),
-                     "nearest_id": ids[k] if reach else "",
-                     "nearest_name": fac_names[k] if reach else "",
-                     "nearest_minutes": group["seconds"].iloc[best] / 60.0 if reach else np.nan,
-                     "geometry": parts[p], "_corner": shapely.bounds(parts[p])[[1, 0]].tolist()})
+    # Each township's uncovered cells are dissolved on their own, so a gap never
+    # mixes townships and carries its own township's residents.
+    for code, town in frame.groupby("code", sort=True):
+        index = town.index.to_numpy()
+        parts = shapely.get_parts(shapely.union_all(cells[index]))
+        # Each cell centre lies in exactly one part.
+        hit_point, hit_part = shapely.STRtree(parts).query(
+            shapely.points(x[index], y[index]), predicate="within")
+        part = np.full(index.size, -1, dtype=np.int64)
+        part[hit_point] = hit_part
+        for p, group in town.groupby(part, sort=True):
+            weight = group["population"].to_numpy()
+            secs = group["seconds"].to_numpy()
+            reach = np.isfinite(secs)
+            nearest_id = nearest_name = ""
+            mean = np.nan
+            if reach.any():
+                w = weight[reach] if weight[reach].sum() > 0 else np.ones(reach.sum())
+                mean = float(np.average(secs[reach], weights=w)) / 60.0
+                k = int(pd.Series(w).groupby(group["nearest"].to_numpy()[reach]).sum().idxmax())
+                nearest_id, nearest_name = ids[k], fac_names[k]
+            geom = parts[p]
+            rows.append({"population": float(weight.sum()), "points": len(group),
+                         "area_km2": geom.area / 1e6, "township_code": code,
+                         "township_name": names.get(code, ""),
+                         "nearest_id": nearest_id, "nearest_name": nearest_name,
+                         "nearest_minutes": mean,
+                         "geometry": geom, "_corner": shapely.bounds(geom)[[1, 0]].tolist()})
     gaps = pd.DataFrame(rows)
     gaps = gaps[gaps["population"] >= min_population]
     gaps = gaps.assign(_y=gaps["_corner"].str[0], _x=gaps["_corner"].str[1]).sort_values(

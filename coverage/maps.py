@@ -34,6 +34,7 @@ from folium.template import Template
 
 from coverage import crs, schema
 from coverage.layers import clean_geometry
+from coverage.palette import SHARE_OPACITY, share_classes, share_colour
 from coverage.ui_text import TEXT
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,13 +66,16 @@ TYPE_COLOURS = {
     "other": "#7f7f7f",
 }
 
-#: Township shading by share covered: (upper limit, colour), as the HTML report.
-SHARE_COLOURS = ((0.5, "#d7301f"), (0.7, "#fc8d59"), (0.9, "#fdcc8a"), (float("inf"), "#1a9850"))
 #: Isochrone band colours, nearest band darkest.
 BAND_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#bdd7e7", "#eff3ff")
+#: Bands are light, so the township shading under them keeps its legend colour.
+BAND_OPACITY = 0.18
 GAP_COLOUR = "#7b3294"
 CHANGE_COLOURS = {"gained": "#1a9850", "lost": "#d73027"}
 CANDIDATE_COLOUR = "#000000"
+ROAD_COLOUR = "#444444"
+#: The map's frame in pixels (the app draws it about this size) for the initial zoom.
+FRAME_PX = (900, 540)
 
 
 @functools.cache
@@ -84,6 +88,48 @@ def use_vendored_leaflet(fmap: folium.Map) -> None:
     """Make ``fmap`` load only the vendored Leaflet, inlined, instead of folium's CDN set."""
     fmap.default_js = [("leaflet", _data_url("leaflet.js", "text/javascript"))]
     fmap.default_css = [("leaflet_css", _data_url("leaflet.css", "text/css"))]
+
+
+class TextTooltip(folium.Tooltip):
+    """A marker tooltip whose text is set as text (``textContent``), never as HTML or
+    inside a JS template literal (folium's own puts it in backticks, so ``${...}`` in a
+    facility name would run)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindTooltip(function () {
+                var div = document.createElement("div");
+                div.textContent = {{ this.text|tojson }};
+                return div;
+            }, {{ this.options|tojavascript }});
+        {% endmacro %}
+    """)
+
+
+class TextGeoJsonTooltip(folium.GeoJsonTooltip):
+    """A feature tooltip (a table of ``fields``) whose values are set as text: folium's
+    own joins them into ``innerHTML``, so an ``<img onerror=...>`` name would run on hover."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            var div = L.DomUtil.create("div");
+            var table = L.DomUtil.create("table", "", div);
+            var fields = {{ this.fields|tojson }};
+            var aliases = {{ this.aliases|tojson }};
+            fields.forEach(function (field, i) {
+                var row = L.DomUtil.create("tr", "", table);
+                {% if this.labels %}
+                L.DomUtil.create("th", "", row).textContent = aliases[i];
+                {% endif %}
+                var value = layer.feature.properties[field];
+                L.DomUtil.create("td", "", row).textContent =
+                    value === null || value === undefined ? "" : String(value);
+            });
+            return div;
+        }, {{ this.tooltip_options|tojavascript }});
+        {% endmacro %}
+    """)
 
 
 def quality_note(region, layer: str, lang: str) -> str:
@@ -121,12 +167,16 @@ def base_map(region, *, base: str = "osm", tianditu_key: str = "", lang: str = "
     t = TEXT[lang]
     minx, miny, maxx, maxy = display_frame(
         gpd.GeoDataFrame(geometry=[region.boundary], crs="EPSG:4326"), base).total_bounds
-    # A zoom that fits the region in about 800 px (fit_bounds would run before the
-    # Streamlit frame has its size and zoom out too far).
-    span = max(maxx - minx, (maxy - miny) / np.cos(np.radians((miny + maxy) / 2)), 1e-6)
-    zoom = int(np.clip(np.floor(np.log2(800 * 360 / (256 * span))), 3, 17))
+    # A zoom that fits the region in the map's frame (fit_bounds would run before the
+    # Streamlit frame has its size and zoom out too far); quarter steps fill the frame.
+    width = max(maxx - minx, 1e-6)
+    height = max(np.degrees(np.log(np.tan(np.radians(45 + maxy / 2)))
+                            - np.log(np.tan(np.radians(45 + miny / 2)))), 1e-6)
+    fit = np.log2(min(FRAME_PX[0] * 360 / (256 * width), FRAME_PX[1] * 360 / (256 * height)))
+    zoom = float(np.clip(np.floor(fit * 4) / 4, 3, 17))
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                      zoom_start=zoom, control_scale=True, prefer_canvas=True)
+                      zoom_start=zoom, zoom_snap=0.25, zoom_delta=0.5, control_scale=True,
+                      prefer_canvas=True)
     use_vendored_leaflet(fmap)
     if base == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
@@ -157,13 +207,6 @@ def add_boundary(fmap: folium.Map, region, *, base: str = "osm", lang: str = "zh
     ).add_to(fmap)
 
 
-def share_colour(share) -> str:
-    """Fill colour of a township by its share covered (grey without residents)."""
-    if share is None or pd.isna(share):
-        return "#cccccc"
-    return next(colour for limit, colour in SHARE_COLOURS if float(share) < limit)
-
-
 def add_townships(fmap: folium.Map, region, towns: gpd.GeoDataFrame, *, base: str = "osm",
                   lang: str = "zh") -> None:
     """Townships shaded by share within the threshold, with a tooltip of the figures.
@@ -182,13 +225,43 @@ def add_townships(fmap: folium.Map, region, towns: gpd.GeoDataFrame, *, base: st
     frame["share"] = ["—" if pd.isna(s) else f"{s:.1%}" for s in frame["share"]]
     folium.GeoJson(
         _geojson(frame, base), name=t["layer_townships"] + note,
-        style_function=lambda f: {"color": "#555555", "weight": 1, "fillOpacity": 0.3,
+        style_function=lambda f: {"color": "#555555", "weight": 1, "fillOpacity": SHARE_OPACITY,
                                   "fillColor": f["properties"]["fill"]},
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=TextGeoJsonTooltip(
             fields=["name", "kind", "population", "covered", "share"],
             aliases=[t["township"], t["kind"], t["population"] + pop_note, t["covered"],
                      t["share"]]),
     ).add_to(fmap)
+
+
+def add_township_labels(fmap: folium.Map, towns: gpd.GeoDataFrame, *, base: str = "osm",
+                        lang: str = "zh") -> None:
+    """Township names at a point inside each township (names are escaped: shown as text)."""
+    layer = folium.FeatureGroup(name=TEXT[lang]["layer_labels"])
+    points = display_frame(gpd.GeoDataFrame(
+        {"name": towns["name"]}, geometry=towns.geometry.representative_point(),
+        crs="EPSG:4326"), base)
+    for name, point in zip(points["name"], points.geometry):
+        text = html.escape(str(name))
+        folium.Marker(location=[point.y, point.x], icon=folium.DivIcon(
+            html=(f"<span style='font-size:12px;color:#222;white-space:nowrap;"
+                  f"text-shadow:0 0 2px #fff,0 0 2px #fff;transform:translate(-50%,-50%);"
+                  f"display:inline-block'>{text}</span>"),
+            icon_size=(0, 0), class_name="township-label")).add_to(layer)
+    layer.add_to(fmap)
+
+
+def add_roads(fmap: folium.Map, roads: gpd.GeoDataFrame, *, base: str = "osm",
+              lang: str = "zh", name: str | None = None) -> None:
+    """The analysed road network (:func:`coverage.relocation.road_lines`) as thin lines,
+    so the planner sees the roads being analysed rather than the base map's."""
+    if len(roads) == 0:
+        return
+    lines = shapely.union_all(display_frame(roads, base).geometry.to_numpy(), grid_size=1e-6)
+    frame = gpd.GeoDataFrame(geometry=[lines], crs="EPSG:4326")
+    folium.GeoJson(frame.__geo_interface__, name=name or TEXT[lang]["layer_roads"],
+                   style_function=lambda _: {"color": ROAD_COLOUR, "weight": 1, "opacity": 0.7},
+                   ).add_to(fmap)
 
 
 def add_isochrones(fmap: folium.Map, bands: gpd.GeoDataFrame, *, base: str = "osm",
@@ -204,11 +277,11 @@ def add_isochrones(fmap: folium.Map, bands: gpd.GeoDataFrame, *, base: str = "os
         colour = BAND_COLOURS[min(len(order) - 1 - i, len(BAND_COLOURS) - 1)]
         style = ({"color": "#555555", "weight": 0.8, "dashArray": "3 3", "fill": False}
                  if outline else {"color": colour, "weight": 0.8, "fillColor": colour,
-                                  "fillOpacity": 0.35})
+                                  "fillOpacity": BAND_OPACITY})
         frame = gpd.GeoDataFrame({"label": [t["within_minutes"].format(m=minutes)]},
                                  geometry=[geom], crs="EPSG:4326")
         folium.GeoJson(_geojson(frame, base), style_function=lambda _, s=style: s,
-                       tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+                       tooltip=TextGeoJsonTooltip(fields=["label"], labels=False),
                        ).add_to(layer)
     layer.add_to(fmap)
 
@@ -227,7 +300,7 @@ def add_gaps(fmap: folium.Map, gaps: gpd.GeoDataFrame, *, base: str = "osm",
         _geojson(frame, base), name=t["layer_gaps"],
         style_function=lambda _: {"color": GAP_COLOUR, "weight": 1, "fillColor": GAP_COLOUR,
                                   "fillOpacity": 0.15},
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=TextGeoJsonTooltip(
             fields=["id", "population", "township_name", "nearest_name", "nearest_minutes"],
             aliases=[t["gap"], t["uncovered"], t["township"], t["nearest"], t["minutes_to"]]),
     ).add_to(fmap)
@@ -249,7 +322,7 @@ def add_changes(fmap: folium.Map, changes: gpd.GeoDataFrame, *, base: str = "osm
         style_function=lambda f: {"color": CHANGE_COLOURS.get(f["properties"]["change"], "#555"),
                                   "weight": 1, "fillOpacity": 0.5,
                                   "fillColor": CHANGE_COLOURS.get(f["properties"]["change"], "#555")},
-        tooltip=folium.GeoJsonTooltip(fields=["label", "area_km2", "residents"],
+        tooltip=TextGeoJsonTooltip(fields=["label", "area_km2", "residents"],
                                       aliases=[t["layer_changes"], "km²", t["population"]]),
     ).add_to(fmap)
 
@@ -325,7 +398,7 @@ def add_facilities(fmap: folium.Map, facilities: gpd.GeoDataFrame, *, base: str 
             location=[point.y, point.x],
             icon=folium.DivIcon(html=symbol, icon_size=(14, 14), icon_anchor=(7, 7),
                                 class_name="facility"),
-            tooltip=html.escape(str(row["name"])),
+            tooltip=TextTooltip(str(row["name"])),
             popup=HtmlPopup(facility_popup(row, lang), max_width=340),
         ).add_to(layer)
     layer.add_to(fmap)
@@ -338,7 +411,7 @@ def add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame, *, base: str = "osm",
     shown = display_frame(sites, base)
     for text, point in zip(sites[label], shown.geometry):
         folium.Marker(
-            location=[point.y, point.x], tooltip=html.escape(str(text)),
+            location=[point.y, point.x], tooltip=TextTooltip(str(text)),
             icon=folium.DivIcon(html=(f"<span style='color:{CANDIDATE_COLOUR};font-size:22px;"
                                       "line-height:22px;text-shadow:0 0 3px #fff'>★</span>"),
                                 icon_size=(22, 22), icon_anchor=(11, 11), class_name="site"),
@@ -346,7 +419,8 @@ def add_sites(fmap: folium.Map, sites: gpd.GeoDataFrame, *, base: str = "osm",
     layer.add_to(fmap)
 
 
-def legend_html(lang: str = "zh", *, required_share: float | None = None) -> str:
+def legend_html(lang: str = "zh", *, required_share: float | None = None,
+                changes: bool = False) -> str:
     """A legend: facility types (colours), statuses (shapes), township shading, bands, gaps."""
     t = TEXT[lang]
     swatch = ("<span style='display:inline-block;width:14px;height:10px;background:{};"
@@ -356,15 +430,17 @@ def legend_html(lang: str = "zh", *, required_share: float | None = None) -> str
                     for k, c in TYPE_COLOURS.items())
     statuses = "".join(f"{status_symbol(s.key, '#555555', 12)} {s.zh if lang == 'zh' else s.en}<br>"
                        for s in schema.FACILITY_STATUSES)
-    lower = 0.0
-    shares = ""
-    for limit, colour in SHARE_COLOURS:
-        text = f"≥ {lower:.0%}" if limit == float("inf") else f"{lower:.0%}–{limit:.0%}"
-        shares += swatch.format(colour, 0.7) + text + "<br>"
-        lower = limit
-    extra = (swatch.format(BAND_COLOURS[1], 0.5) + t["layer_isochrones"] + "<br>"
+    shares = "".join(swatch.format(colour, SHARE_OPACITY)
+                     + (f"≥ {lower:.0%}" if np.isinf(upper) else f"{lower:.0%}–{upper:.0%}") + "<br>"
+                     for lower, upper, colour in share_classes())
+    extra = (swatch.format(BAND_COLOURS[1], BAND_OPACITY) + t["layer_isochrones"] + "<br>"
              + swatch.format(GAP_COLOUR, 0.5) + t["layer_gaps"] + "<br>"
              + "<span style='font-size:16px'>★</span> " + t["layer_sites"] + "<br>")
+    if changes:
+        extra += "".join(swatch.format(CHANGE_COLOURS[k], 0.5) + t["change_names"][k] + "<br>"
+                         for k in ("gained", "lost"))
+        extra += ("<span style='display:inline-block;width:14px;border-top:2px dashed #555;"
+                  "margin:0 4px 3px 0'></span>" + t["layer_before"] + "<br>")
     return (f"<div style='font-size:13px;line-height:1.5'><b>{t['legend_types']}</b><br>{types}"
             f"<b>{t['legend_status']}</b><br>{statuses}<b>{t['legend_share']}</b><br>{shares}"
             f"{extra}</div>")
@@ -375,13 +451,14 @@ def coverage_map(region, *, towns: gpd.GeoDataFrame, bands: gpd.GeoDataFrame,
                  base: str = "osm", tianditu_key: str = "",
                  before_bands: gpd.GeoDataFrame | None = None,
                  sites: gpd.GeoDataFrame | None = None,
-                 changes: gpd.GeoDataFrame | None = None) -> folium.Map:
+                 changes: gpd.GeoDataFrame | None = None,
+                 roads: gpd.GeoDataFrame | None = None) -> folium.Map:
     """The coverage map of a view: townships, bands, gaps, boundary, facilities, layer control.
 
     ``gaps`` may be ``None`` (not shown). ``before_bands`` (a what-if's bands before
     the change) are drawn as dashed
     outlines over the new ones, ``changes`` (its gained and lost areas) shaded;
-    ``sites`` are candidate or proposed sites.
+    ``sites`` are candidate or proposed sites; ``roads`` the analysed roads.
     """
     t = TEXT[lang]
     fmap = base_map(region, base=base, tianditu_key=tianditu_key, lang=lang)
@@ -396,9 +473,12 @@ def coverage_map(region, *, towns: gpd.GeoDataFrame, bands: gpd.GeoDataFrame,
     if gaps is not None:
         add_gaps(fmap, gaps, base=base, lang=lang)
     add_boundary(fmap, region, base=base, lang=lang)
+    if roads is not None:
+        add_roads(fmap, roads, base=base, lang=lang, name=t["layer_roads"] + note)
+    add_township_labels(fmap, towns, base=base, lang=lang)
     add_facilities(fmap, facilities, base=base, lang=lang,
                    name=t["layer_facilities"] + quality_note(region, "facilities", lang))
     if sites is not None and len(sites):
         add_sites(fmap, sites, base=base, lang=lang)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap

@@ -11,7 +11,6 @@ can be pasted into a plan and regenerated identically.
 from __future__ import annotations
 
 import html
-import math
 
 import geopandas as gpd
 import numpy as np
@@ -20,12 +19,11 @@ import shapely
 
 from coverage import schema
 from coverage.modes import OFF_NETWORK_M
+from coverage.palette import SHARE_OPACITY, share_colour
 from coverage.targets import STATUSES
 
 #: Map and chart width in SVG user units (pixels at 100 %).
 WIDTH = 720
-#: Shading of a township by its share covered: below 50 %, 50-90 %, at least 90 %.
-SHADES = ((0.5, "#d7301f"), (0.9, "#fdae61"), (math.inf, "#1a9850"))
 STYLE = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;max-width:60em;
 margin:1em auto;padding:0 1em;color:#222;line-height:1.5}
@@ -49,12 +47,6 @@ def _en(text: str) -> str:
 
 def _pct(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{float(value):.1%}"
-
-
-def _shade(share) -> str:
-    if share is None or pd.isna(share):
-        return "#cccccc"
-    return next(colour for limit, colour in SHADES if float(share) < limit)
 
 
 def _value(value, unit: str) -> str:
@@ -219,7 +211,7 @@ def _bar_chart(towns: gpd.GeoDataFrame, required) -> str:
         share = 0.0 if pd.isna(r["share"]) else float(r["share"])
         out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{_e(r["name"])}</text>')
         out.append(f'<rect x="{label_w}" y="{y + 3}" width="{share * plot_w:.1f}" height="{bar_h - 6}" '
-                   f'fill="{_shade(r["share"])}"/>')
+                   f'fill="{share_colour(r["share"])}"/>')
         out.append(f'<text x="{label_w + share * plot_w + 4:.1f}" y="{y + 15}">{_pct(r["share"])}</text>')
     base = top + len(towns) * bar_h
     out.append(f'<line x1="{label_w}" y1="{top}" x2="{label_w}" y2="{base}" stroke="#333"/>')
@@ -261,7 +253,7 @@ def _map(region, towns, facilities, isochrones, gaps, params) -> str:
     out = [(f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'font-size="11" role="img" aria-label="coverage map">')]
     for geom, share in zip(towns_m.geometry, towns_m["share"]):
-        out.append(f'<path d="{path(simple(geom))}" fill="{_shade(share)}" fill-opacity="0.45" '
+        out.append(f'<path d="{path(simple(geom))}" fill="{share_colour(share)}" fill-opacity="{SHARE_OPACITY}" '
                    f'stroke="#555" stroke-width="0.8"/>')
     band = _threshold_band(towns_m, isochrones.to_crs(metric), params)
     if band is not None and not band.is_empty:
@@ -277,7 +269,7 @@ def _map(region, towns, facilities, isochrones, gaps, params) -> str:
         out.append(f'<circle cx="{(p.x - minx) * scale + 10:.1f}" cy="{(maxy - p.y) * scale + 10:.1f}" '
                    f'r="3" fill="#000" stroke="#fff" stroke-width="0.8"/>')
     out.append("</svg>")
-    legend = ('<p class="en">街镇按覆盖率着色：红 &lt;50%，橙 50–90%，绿 ≥90%；蓝色为各街镇出行方式下'
+    legend = ('<p class="en">街镇按覆盖率着色：红 &lt;50%，橙 50–70%，浅橙 70–90%，绿 ≥90%；蓝色为各街镇出行方式下'
               f'{params["minutes"]:g}分钟可达范围；紫框为服务盲区；黑点为开放机构。 / Townships shaded '
               f'by share; blue: {params["minutes"]:g}-minute band by each township\'s mode; purple: '
               'gaps; dots: open facilities.</p>')

@@ -56,6 +56,9 @@ from coverage.tables import read_features, read_points, record_label
 MAX_SIZE = 5_000_000
 #: Default cap on a candidate's search for travel-time reductions and p-median, minutes.
 CAP_MINUTES = 60.0
+#: Default spacing of candidates laid on the network (metres), for the app and the
+#: command line alike, so the same question gets the same answer in both.
+CANDIDATE_SPACING_M = 500.0
 
 
 # --- candidates --------------------------------------------------------------------
@@ -75,7 +78,7 @@ def candidates_from_file(path: str | Path, *, crs: str | int | None = None) -> g
     return points
 
 
-def candidates_on_network(graph: routing.Graph, area, *, spacing_m: float = 500.0
+def candidates_on_network(graph: routing.Graph, area, *, spacing_m: float = CANDIDATE_SPACING_M
                           ) -> gpd.GeoDataFrame:
     """Candidate sites on the road network inside ``area``, one per ``spacing_m`` cell.
 

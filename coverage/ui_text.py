@@ -8,6 +8,8 @@ types, statuses, township kinds, provenance qualities) come from
 
 from __future__ import annotations
 
+import re
+
 ZH = {
     "lang": "zh",
     "lang_label": "语言 Language",
@@ -87,7 +89,8 @@ ZH = {
     "targets_help": "各项目标按所选年份核查；数值、要求与原文摘自规划文件（见 targets.toml）。",
     "target_status": {"pass": "达标", "fail": "未达标", "no data": "无数据",
                       "insufficient data": "数据不足"},
-    "measured": "实测",
+    "measured": "测算",
+    "measured_kinds": {"modelled": "测算值", "register": "名录统计"},
     "required": "要求",
     "due": "目标年份",
     "failing": "未达标街镇",
@@ -138,7 +141,7 @@ ZH = {
     "rank": "排序候选点",
     "optimise": "运行优化",
     "ranking": "候选点排名（前10）",
-    "answer": "{model}：选中 {sites}；覆盖 {covered:,.0f} / {total:,.0f} 人（{status}，差距 {gap:.1%}）",
+    "answer": "{model}：选中 {sites}。{summary}",
     "uploads": "上传数据",
     "upload_help": "文件仅由程序的读取器解析，不会执行；单个文件不超过50 MB。错误会指出文件、行与字段。",
     "upload_facilities": "机构名录（CSV / Excel / GeoJSON）",
@@ -163,6 +166,41 @@ ZH = {
     "licence": "许可",
     "notes": "说明",
     "register": "机构名录",
+    "page_error": "本页出错，未能完成这一步。已做的修改仍保留：可撤销最后一步或调整设置后重试。",
+    "undo_edit": "撤销最后一步修改",
+    "snapped": "站点已放到分析所用路网上最近的道路节点：{lon:.5f}, {lat:.5f}（距所选位置 {m:,.0f} 米）。",
+    "far_from_road": "所选位置距分析路网 {m:,.0f} 米，超过 {limit:.0f} 米：居民只能经很长的非道路路段到达，请在道路附近重新选点（可勾选“显示分析路网”）。",
+    "edit_columns": {"action": "操作", "facility": "机构", "lon": "经度", "lat": "纬度"},
+    "show_roads": "显示分析路网",
+    "layer_labels": "街镇名称",
+    "layer_roads": "分析路网",
+    "move_centre": "要迁建的机构",
+    "best_moves": "为该机构寻找最佳迁建位置",
+    "moves_title": "最佳迁建位置（原址关闭，按净变化排序，前10）",
+    "moves_columns": {"site": "位置（街镇，经纬度）", "gained": "新增覆盖", "lost": "失去覆盖",
+                      "net": "净变化"},
+    "use_best_move": "以第一名位置迁建（加入方案）",
+    "and_more": "另有 {n} 项（展开）",
+    "all_sites": "全部 {n} 个选中站点",
+    "site": "站点（街镇，经纬度）",
+    "ranking_columns": {"site": "位置（街镇，经纬度）", "newly_covered": "新增覆盖人口（全区）",
+                        "newly_reached": "新增可达人口（全区）",
+                        "minutes_saved": "全区平均时间缩短（分钟）",
+                        "own_share": "所在街镇覆盖率（前→后）",
+                        "townships_passing": "新达标街镇数"},
+    "caveats": "数据说明",
+    "gap_columns": {"id": "编号", "population": "未覆盖人口", "area_km2": "面积（平方公里）",
+                    "township_name": "街镇", "nearest_name": "最近机构",
+                    "nearest_minutes": "到最近机构（分钟，人口加权）"},
+    "register_columns": {"id": "编号", "name": "名称", "type": "类型", "status": "状态",
+                         "grade": "等级", "beds": "床位", "staff": "人员",
+                         "township_code": "街镇代码", "opening_year": "开业年份",
+                         "closing_year": "关闭年份", "replaces": "替代", "source": "来源",
+                         "location_quality": "位置精度", "aliases": "别名", "physicians": "医师",
+                         "nurses": "护士", "gps": "全科医生", "public_health_staff": "公共卫生人员",
+                         "ambulances": "救护车", "source_quote": "原文"},
+    "provenance_zh_note": "各图层出处原文（英文）见英文界面。",
+    "gaps_split": "未覆盖 {uncovered:,.0f} 人：其中 {mapped:,.0f} 人在图中 {n} 处服务盲区（按街镇划分），其余 {rest:,.0f} 人分散在不足 {min:g} 人的小片区，图中不单独标出。",
 }
 
 EN = {
@@ -250,7 +288,8 @@ EN = {
                     "come from the plan documents (see targets.toml).",
     "target_status": {"pass": "pass", "fail": "fail", "no data": "no data",
                       "insufficient data": "insufficient data"},
-    "measured": "Measured",
+    "measured": "Modelled",
+    "measured_kinds": {"modelled": "Modelled", "register": "From the register"},
     "required": "Required",
     "due": "Due",
     "failing": "Failing townships",
@@ -305,8 +344,7 @@ EN = {
     "rank": "Rank candidates",
     "optimise": "Run optimisation",
     "ranking": "Candidate ranking (top 10)",
-    "answer": "{model}: chose {sites}; covers {covered:,.0f} / {total:,.0f} residents "
-              "({status}, gap {gap:.1%})",
+    "answer": "{model}: chose {sites}. {summary}",
     "uploads": "Upload data",
     "upload_help": "Files are only parsed by the library's readers, never executed; at most 50 MB "
                    "each. Errors name the file, row and field.",
@@ -333,7 +371,80 @@ EN = {
     "licence": "Licence",
     "notes": "Notes",
     "register": "Facility register",
+    "page_error": "This page could not finish this step. Your edits are kept: undo the last one or change the settings and try again.",
+    "undo_edit": "Undo the last edit",
+    "snapped": "The site was put on the nearest node of the analysed road network: {lon:.5f}, {lat:.5f} ({m:,.0f} m from the point picked).",
+    "far_from_road": "The point picked is {m:,.0f} m from the analysed roads, more than {limit:.0f} m: residents would reach it only by a long off-road leg. Pick a point near a road (tick \"Show the analysed roads\").",
+    "edit_columns": {"action": "Action", "facility": "Facility", "lon": "Longitude", "lat": "Latitude"},
+    "show_roads": "Show the analysed roads",
+    "layer_labels": "Township names",
+    "layer_roads": "Analysed roads",
+    "move_centre": "Facility to move",
+    "best_moves": "Best sites to move this centre to",
+    "moves_title": "Best sites to move it to (old site closed, by net change, top 10)",
+    "moves_columns": {"site": "Site (township, coordinates)", "gained": "Gained", "lost": "Lost",
+                      "net": "Net change"},
+    "use_best_move": "Move it to the first site (add to the scenario)",
+    "and_more": "{n} more (expand)",
+    "all_sites": "All {n} chosen sites",
+    "site": "Site (township, coordinates)",
+    "ranking_columns": {"site": "Site (township, coordinates)",
+                        "newly_covered": "Newly covered (region)",
+                        "newly_reached": "Newly reached (region)",
+                        "minutes_saved": "Mean minutes saved (region)",
+                        "own_share": "Its township's share (before → after)",
+                        "townships_passing": "Townships newly passing"},
+    "caveats": "About the data",
+    "gap_columns": {"id": "Id", "population": "Uncovered residents", "area_km2": "Area (km²)",
+                    "township_name": "Township", "nearest_name": "Nearest facility",
+                    "nearest_minutes": "To nearest (min, population-weighted)"},
+    "register_columns": {"id": "Id", "name": "Name", "type": "Type", "status": "Status",
+                         "grade": "Grade", "beds": "Beds", "staff": "Staff",
+                         "township_code": "Township code", "opening_year": "Opening year",
+                         "closing_year": "Closing year", "replaces": "Replaces", "source": "Source",
+                         "location_quality": "Location quality", "aliases": "Aliases",
+                         "physicians": "Physicians", "nurses": "Nurses",
+                         "gps": "General practitioners", "public_health_staff": "Public-health staff",
+                         "ambulances": "Ambulances", "source_quote": "Quote"},
+    "provenance_zh_note": "",
+    "gaps_split": "{uncovered:,.0f} residents uncovered: {mapped:,.0f} in the {n} gaps mapped (split by township), the other {rest:,.0f} in patches of fewer than {min:g} residents, not drawn.",
 }
 
 #: Language code -> strings.
 TEXT = {"zh": ZH, "en": EN}
+
+
+def local(text: str, lang: str) -> str:
+    """The ``lang`` half of a pack's bilingual text written ``中文 / English`` (all of it
+    when it has no such halves)."""
+    halves = str(text).split(" / ", 1)
+    if len(halves) != 2:
+        return str(text)
+    return halves[0] if lang == "zh" else halves[1]
+
+
+def cite(source: str, lang: str) -> str:
+    """A target's or record's source as cited on the page: ``seed 001 (≈2022)`` reads
+    ``资料001（约2022年）`` in Chinese."""
+    if lang != "zh":
+        return str(source)
+    return re.sub(r"\bseeds? (\d+)(?: \(≈\s*(?:late |early )?(\d{4})\))?",
+                  lambda m: f"资料{m.group(1)}" + (f"（约{m.group(2)}年）" if m.group(2) else ""),
+                  str(source))
+
+
+def input_error(exc, lang: str) -> str:
+    """An :class:`coverage.errors.InputError` located in the page's language: file, row or
+    feature and field said in Chinese on the Chinese page (the problem is the reader's)."""
+    if lang != "zh" or not hasattr(exc, "problem"):
+        return str(exc)
+    from pathlib import Path
+
+    parts = []
+    if exc.path:
+        parts.append(f"文件 {Path(exc.path).name}")
+    if exc.row is not None:
+        parts.append(f"第 {exc.row} {'个要素' if f'feature {exc.row}' in str(exc) else '行'}")
+    if exc.field:
+        parts.append(f"字段 {exc.field}")
+    return ("，".join(parts) + "：" if parts else "") + exc.problem

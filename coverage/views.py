@@ -27,8 +27,7 @@ from coverage.layers import (
     township_coverage,
 )
 from coverage.targets import circle_parameters, evaluate, results_frame
-from coverage.uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, stored_upload  # noqa: F401
-from coverage.uploads import store_upload as read_upload  # noqa: F401  (app.py's name)
+from coverage.uploads import stored_upload
 
 #: Travel-mode choices: each township kind's mode (the circle target's), or one mode.
 MODE_CHOICES = ("by_kind", "walk", "ebike", "car")
@@ -199,6 +198,19 @@ def with_uploads(region, *, facilities: tuple[bytes, str] | None = None,
             population = raster_points(path, region.townships, region.metric_crs,
                                        boundary=region.boundary)
     return region, population
+
+
+def open_facilities_table(context: AccessContext) -> pd.DataFrame:
+    """The facilities open in the context's year as a table with ``lon``/``lat``, which
+    reads back as a register unchanged: a ``replaces`` naming a record not in the
+    table (the closed old site of a relocation) is left empty, since the reader
+    requires it to name a facility of the same file."""
+    open_now = context.facilities()
+    table = pd.DataFrame(open_now.drop(columns="geometry"))
+    ids = set(table["id"].astype(str))
+    table["replaces"] = [r if isinstance(r, str) and r in ids else None
+                         for r in table["replaces"]]
+    return table.assign(lon=open_now.geometry.x.to_numpy(), lat=open_now.geometry.y.to_numpy())
 
 
 def year_choices(region) -> list[int]:

@@ -39,7 +39,7 @@ def test_first_page_shows_coverage_and_caveats(app):
     assert metrics["常住人口"] == "451,768"
     assert metrics["15分钟内覆盖率"].endswith("%")
     # The synthetic network and estimated townships are said beside the map.
-    assert any("合成" in w.value and "估算" in w.value for w in app.warning)
+    assert any("合成" in e.label and "估算" in e.label for e in app.expander)
 
 
 def test_language_region_and_controls(app):
@@ -111,7 +111,7 @@ def test_bad_upload_shows_the_readers_error(app):
     app.button(key="use_uploads").click()
     _run(app)
     errors = [e.value for e in app.error]
-    assert errors and "bad.csv row 1" in errors[0] and "not a number" in errors[0]
+    assert errors and "文件 bad.csv，第 1 行" in errors[0] and "not a number" in errors[0]
     assert not any(i.value for i in app.info)  # the view stays on the pack's data
 
 
@@ -134,7 +134,10 @@ def test_ranked_sites_join_the_scenario(app):
     app.button(key="rank").click()
     _run(app)
     ranking = app.dataframe[0].value
-    assert len(ranking) > 0 and ranking["newly_covered"].is_monotonic_decreasing
+    column = "新增覆盖人口（全区）"
+    assert len(ranking) > 0 and ranking[column].is_monotonic_decreasing
+    # Sites are named by township and coordinates, never by a network node id.
+    assert ranking["位置（街镇，经纬度）"].str.startswith("走马镇").all()
     app.button(key="sites_to_scenario").click()
     _run(app)
     assert app.radio(key="scenario_source").value == "build"
@@ -161,3 +164,111 @@ def test_region_picker_lists_the_four_packs(app):
     options = app.selectbox(key="region:zh").options
     assert len(options) == 4
     assert {"万州区", "永川区", "北碚区"} <= set(options)
+
+
+#: Words allowed in the Chinese UI: names of products, formats, models and the language switch.
+LATIN_ALLOWED = {"English", "Language", "OpenStreetMap", "Leaflet", "GCJ", "WGS", "BD", "GPS",
+                 "TOML", "CSV", "GeoJSON", "HTML", "MCLP", "LSCP", "median", "Excel", "GeoTIFF",
+                 "OSM", "PBF", "GraphML", "GPKG", "MIT", "CC", "BY", "WTFPL", "tk", "km",
+                 "CGCS", "JSON", "MB", "cnmaps", "adcode", "Vonng", "leiii", "census", "china",
+                 "division", "data", "Amap", "ODbL"}
+
+
+def _page_words(at) -> set[str]:
+    """Latin words a reader sees: element text and labels, table headers and cells
+    (widget option values are keys behind format functions, so they are skipped)."""
+    import re
+
+    texts = []
+    for kind in ("markdown", "caption", "title", "subheader", "warning", "error", "info",
+                 "success", "expander", "button", "metric", "radio", "selectbox",
+                 "number_input", "checkbox", "multiselect", "select_slider"):
+        for el in getattr(at, kind, []):
+            for attr in ("value", "label", "body"):
+                v = getattr(el, attr, None)
+                if isinstance(v, str) and not (kind in ("radio", "selectbox") and attr == "value"):
+                    texts.append(v)
+    for frame in at.dataframe:
+        table = frame.value
+        texts += [str(c) for c in table.columns]
+        for column in table.columns:
+            if table[column].dtype == object and column != "编号":
+                texts += [str(x) for x in table[column]]
+    words = set()
+    for text in texts:
+        text = re.sub(r"<[^>]*>", " ", text)  # legend markup
+        text = re.sub(r":\w+-badge\[", " ", text)
+        text = re.sub(r"\S+\.(toml|csv|geojson|html)\b", " ", text)
+        text = re.sub(r"\b[a-z0-9]+(?:-[a-z0-9]+)+\b", " ", text)  # identifiers
+        words |= set(re.findall(r"[A-Za-z]{2,}", text))
+    return words - LATIN_ALLOWED
+
+
+@pytest.mark.parametrize("page", ["覆盖地图", "规划目标", "街镇覆盖", "迁建与选址", "数据导入导出",
+                                  "数据来源"])
+def test_chinese_pages_hold_no_english(app, page):
+    _open(app, page)
+    assert not _page_words(app), sorted(_page_words(app))
+
+
+def test_language_switch_keeps_the_tab_and_the_workbench(app):
+    _open(app, "迁建与选址")
+    app.selectbox(key="edit_facility").set_value("gx-zouma-thc")
+    app.button(key="add_edit").click()
+    _run(app)
+    assert "调整后覆盖" in _metrics(app)
+    app.radio(key="lang").set_value("English")
+    _run(app)
+    assert "Covered after" in _metrics(app)  # still the workbench, edit kept
+    app.radio(key="lang").set_value("中文")
+    _run(app)
+    assert "调整后覆盖" in _metrics(app)
+
+
+@pytest.mark.parametrize("region", [0, 1])
+def test_every_shipped_scenario_opens_in_the_workbench(app, region):
+    if region:
+        app.selectbox(key="region:zh").select_index(1)
+        _run(app)
+    _open(app, "迁建与选址")
+    app.radio(key="scenario_source").set_value("pack")
+    _run(app)
+    failed = []
+    for name in app.selectbox(key="scenario_file").options:
+        app.selectbox(key="scenario_file").set_value(name)
+        _run(app)  # never a traceback
+        if app.error:
+            # Caught at the page's boundary: one line, the rest of the page still drawn.
+            assert len(app.error) == 1 and "本页出错" in app.error[0].value
+            assert app.radio(key="scenario_source").value == "pack"
+            failed.append(str(name))
+            continue
+        assert "调整后覆盖" in _metrics(app), name
+    if failed:
+        # GEOS TopologyException in the bands of these scenarios: the bands branch traces
+        # bands from raster cells (issue 14 item 3); remove this once it is merged.
+        pytest.xfail(f"bands crash on {failed}")
+
+
+def test_no_error_details_reach_a_viewer():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_an_error_inside_a_page_is_one_line_and_keeps_the_edits(app, monkeypatch):
+    _open(app, "迁建与选址")
+    app.selectbox(key="edit_facility").set_value("gx-zouma-thc")
+    app.button(key="add_edit").click()
+    _run(app)
+    # A bad value reaching the library mid-page: a move to a point with no coordinates.
+    app.session_state["edits"] = [*app.session_state["edits"],
+                                  {"action": "move", "facility": "gx-zouma-thc",
+                                   "lon": float("nan"), "lat": float("nan")}]
+    _run(app)  # no traceback
+    assert len(app.error) == 1
+    assert len(app.session_state["edits"]) == 2  # the edits survive
+    app.button(key="undo_edit").click()
+    _run(app)
+    assert len(app.session_state["edits"]) == 1 and not app.error

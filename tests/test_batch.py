@@ -186,3 +186,24 @@ def test_reach_and_split(gaoxin):
         gaoxin.townships["code"].astype(str))
     with pytest.raises(Exception, match="no column"):
         batch.split_townships(gaoxin.townships, "prefecture")
+
+
+def test_batch_without_out_writes_to_a_temporary_folder(tmp_path, monkeypatch, capsys):
+    """`coverage batch` never writes ./batch into the working folder unasked, and its
+    progress goes to standard error."""
+    import shutil
+    import tempfile
+
+    from coverage.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    pack = Path(__file__).resolve().parents[1]
+    assert main(["batch", str(pack), "--split-by", "kind", "--minutes", "15"]) == 0
+    out, err = capsys.readouterr()
+    assert not (tmp_path / "batch").exists()
+    written = [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("coverage-batch-")]
+    assert len(written) == 1 and str(written[0]) in out.splitlines()[-1]
+    assert err.strip()  # progress lines
+    shutil.rmtree(written[0])

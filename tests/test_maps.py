@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from coverage import maps, views
+from coverage import maps, uploads, views
 from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.region import load_region
@@ -58,8 +58,8 @@ def test_map_loads_nothing_from_the_network(region, view):
     assert "$(`" not in page
     assert "tile.openstreetmap" not in page
     # Every facility is drawn, with its record in the popup.
-    assert page.count("L.divIcon") == len(region.facilities)
-    assert "\\u8651\\u6eaa" in page or "虎溪" in page  # 虎溪 in the popups (JSON-escaped)
+    assert page.count("\"className\": \"facility\"") == len(region.facilities)
+    assert "\\u864e\\u6eaa" in page or "虎溪" in page  # 虎溪 in the popups (JSON-escaped)
 
 
 def test_popup_has_the_record(region):
@@ -141,14 +141,14 @@ def test_choices_and_values(region):
 
 def test_upload_guard(tmp_path):
     with pytest.raises(InputError, match="unsupported file type"):
-        views.read_upload(b"x", "roads.exe", "network", tmp_path)
+        uploads.store_upload(b"x", "roads.exe", "network", tmp_path)
     with pytest.raises(InputError, match="at most 50 MB"):
-        views.read_upload(b"0" * (views.MAX_UPLOAD_BYTES + 1), "f.csv", "facilities", tmp_path)
+        uploads.store_upload(b"0" * (uploads.MAX_UPLOAD_BYTES + 1), "f.csv", "facilities", tmp_path)
     with pytest.raises(InputError, match="empty"):
-        views.read_upload(b"", "f.csv", "facilities", tmp_path)
-    path = views.read_upload(b"a", "../../etc/passwd.csv", "facilities", tmp_path)
+        uploads.store_upload(b"", "f.csv", "facilities", tmp_path)
+    path = uploads.store_upload(b"a", "../../etc/passwd.csv", "facilities", tmp_path)
     assert path.parent == tmp_path and path.suffix == ".csv"
-    assert views.read_upload(b"a", "x.osm.pbf", "network", tmp_path).name == "x.osm.pbf"
+    assert uploads.store_upload(b"a", "x.osm.pbf", "network", tmp_path).name == "x.osm.pbf"
 
 
 def test_report_of_the_view_is_self_contained(region, context):
