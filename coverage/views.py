@@ -18,7 +18,6 @@ import pandas as pd
 import shapely
 
 from coverage.access import AccessContext, population_within
-from coverage.errors import InputError
 from coverage.gaps import coverage_gaps
 from coverage.layers import (
     BANDS,
