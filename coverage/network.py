@@ -242,8 +242,10 @@ def read_osm(path: str | Path) -> RoadNetwork:
             maxspeed.append(tags.get("maxspeed", ""))
             for mode in MODES:
                 closed[mode].append(access_closed(tags, mode))
-    except RuntimeError as exc:
-        raise InputError(path, f"malformed OpenStreetMap {kind}: {exc}") from exc
+    except (RuntimeError, osmium.InvalidLocationError) as exc:
+        # name the node when the XML says which one (pyosmium only says what)
+        raise (kind == "XML" and osm_xml_problem(path)
+               or InputError(path, f"malformed OpenStreetMap {kind}: {exc}")) from exc
     if not counts:
         raise InputError(path, "no highway ways: expected OpenStreetMap ways tagged highway=*")
 

@@ -48,21 +48,25 @@ def check_node_coordinates(nodes: pd.DataFrame, path: str | Path) -> None:
 
 
 def osm_xml_problem(path: str | Path) -> InputError | None:
-    """The first ``<node>`` of an OSM XML file without a valid ``lat``/``lon``, if any."""
+    """The first ``<node>`` of an OSM XML file without a valid ``lat``/``lon``, if any
+    (or the XML error, where the file is not well-formed)."""
     import bz2
-    from xml.etree.ElementTree import iterparse
+    from xml.etree.ElementTree import ParseError, iterparse
 
     path = Path(path)
     opener = bz2.open if path.name.lower().endswith(".bz2") else open
-    with opener(path, "rb") as fh:
-        for _, element in iterparse(fh):
-            if element.tag == "node":
-                for name, limit in _LIMITS.values():
-                    problem = _coordinate_problem(element.get(name), limit)
-                    if problem:
-                        return InputError(path, problem, row=element.get("id", "?"), field=name,
-                                          kind="node")
-            element.clear()
+    try:
+        with opener(path, "rb") as fh:
+            for _, element in iterparse(fh):
+                if element.tag == "node":
+                    for name, limit in _LIMITS.values():
+                        problem = _coordinate_problem(element.get(name), limit)
+                        if problem:
+                            return InputError(path, problem, row=element.get("id", "?"),
+                                              field=name, kind="node")
+                element.clear()
+    except (ParseError, EOFError, OSError) as exc:
+        return InputError(path, f"malformed OpenStreetMap XML: {exc}")
     return None
 
 

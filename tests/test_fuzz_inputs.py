@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage.cli import main
+from coverage.cli import _warning_line, main
+from coverage.outputs import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_FILES = ("region.toml", "targets.toml", "boundary.geojson", "facilities.geojson",
@@ -899,7 +900,8 @@ def _existing_outputs(work: Path) -> None:
     for name in ("old.csv", "old.geojson"):
         (work / name).write_text("the user's own file\n", encoding="utf-8")
     for folder in ("layers-old", "batch-old", "scenario-old"):
-        (work / folder).mkdir()
+        (work / folder).mkdir()  # earlier outputs of this program, marked as its own
+        (work / folder / MARKER).write_text("written by coverage\n", encoding="utf-8")
         (work / folder / "notes.txt").write_text("mine\n", encoding="utf-8")
 
 
@@ -985,7 +987,7 @@ def test_damaged_graph_cache_is_rebuilt_and_said(base_pack, tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
     assert out.exists()
     # the command line shows a warning as one line
-    assert warnings.formatwarning("rebuilt", UserWarning, "routing.py", 1) == "warning: rebuilt\n"
+    assert _warning_line("rebuilt", UserWarning, "routing.py", 1) == "warning: rebuilt\n"
     from coverage.routing import _load
     for path in caches:  # written again, whole
         if path.exists():
