@@ -43,11 +43,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from coverage import routing
 from coverage.access import AccessContext, population_within
+from coverage.bands import RegionCells, region_bands
 from coverage.errors import write_bytes_atomic, write_text_atomic
 from coverage.gaps import coverage_gaps
-from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
 from coverage.output import json_scalar
 from coverage.targets import circle_parameters, evaluate, format_results, results_frame
@@ -107,10 +106,11 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
     bar = tqdm(steps, desc=f"layers {region.slug}", unit="step",
                disable=not (sys.stderr.isatty() if progress is None else progress))
     isochrones = []
+    cells = RegionCells.of(region)
     for step in bar:
         bar.set_postfix_str(step)
         if step in MODES:
-            isochrones.append(mode_isochrones(context, step, basic, bands))
+            isochrones.append(mode_isochrones(context, step, basic, bands, cells))
         elif step == "coverage":
             seconds, _ = context.seconds_by_kind(params["modes"], basic)
             table = population_within(context.population, seconds, bands, region.townships,
@@ -144,14 +144,9 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
 
 
 def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFrame,
-                    bands) -> gpd.GeoDataFrame:
-    """Merged bands around ``facilities`` for one mode, simplified for the layer."""
-    graph = context.graph(mode)
-    sites = routing.snap_points(graph, facilities.geometry.x.to_numpy(),
-                                facilities.geometry.y.to_numpy())
-    seconds, _ = routing.nearest_facility(graph, sites.node, sites.access_seconds,
-                                          limit=max(bands) * 60.0)
-    frame = isochrone_polygons(graph, seconds, bands)
+                    bands, cells=None) -> gpd.GeoDataFrame:
+    """Merged bands around ``facilities`` for one mode (:func:`coverage.bands.region_bands`)."""
+    frame = region_bands(context, facilities, mode, bands, cells=cells)
     frame.insert(0, "mode", mode)
     return frame
 

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from coverage.access import AccessContext, population_within
+from coverage.bands import region_bands
 from coverage.errors import InputError
 from coverage.gaps import coverage_gaps
 from coverage.layers import (
@@ -112,27 +113,14 @@ def isochrone_view(context: AccessContext, facilities: gpd.GeoDataFrame,
                    ) -> gpd.GeoDataFrame:
     """Isochrone bands (``minutes``, geometry) around ``facilities``.
 
-    With a mode per township kind, each kind's band is its mode's band clipped to
-    the townships of that kind, so the map shows the reach each resident is judged
-    by. Bands are nested and keep their holes.
+    With a mode per township kind, each place travels by its township's mode, so the
+    map shows the reach each resident is judged by (:func:`coverage.bands.region_bands`:
+    residents inside a band are those counted as within it). Bands are nested and
+    keep their holes.
     """
     if len(facilities) == 0:
         return gpd.GeoDataFrame({"minutes": []}, geometry=[], crs="EPSG:4326")
-    frames = {m: mode_isochrones(context, m, facilities, bands)
-              for m in modes_used(context.region, mode)}
-    if isinstance(mode, str):
-        return frames[mode][["minutes", "geometry"]].reset_index(drop=True)
-    towns = context.region.townships
-    rows = []
-    for minutes in bands:
-        pieces = []
-        for kind, group in towns.groupby("kind"):
-            band = frames[mode[kind]]
-            band = band.loc[band["minutes"] == minutes, "geometry"]
-            area = shapely.union_all(group.geometry.to_numpy())
-            pieces.extend(shapely.intersection(g, area) for g in band)
-        rows.append({"minutes": minutes, "geometry": shapely.union_all(pieces)})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    return region_bands(context, facilities, mode, bands)
 
 
 def gaps_view(context: AccessContext, *, minutes: float, types: Iterable[str],
