@@ -18,7 +18,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from coverage.access import AccessContext, population_within
 from coverage.bands import region_bands
@@ -283,25 +282,15 @@ def what_if(base, scenario, *, minutes: float):
 def what_if_bands(base, result) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The threshold band before and after a scenario (``minutes``, geometry; WGS-84).
 
-    Before is the baseline's own band per mode (:meth:`coverage.scenarios.Baseline.band`,
-    computed once), each clipped to the townships travelling by that mode; after is
-    it with the scenario's gained areas added and lost areas taken away, the same
-    polygons :func:`coverage.scenarios.coverage_changes` drew, so nothing is routed twice.
+    Both are the coverage rule on the region's cells, each cell by its township's
+    mode: before is the baseline's (:meth:`coverage.scenarios.Baseline.kind_band`,
+    computed once), after is the one :func:`coverage.scenarios.compare` evaluated
+    again only where node times changed, so nothing is routed twice and no polygon
+    set operation is involved.
     """
-    region = base.region
-    metric = region.metric_crs
-    towns = region.townships.to_crs(metric)
-    pieces = []
-    for mode in modes_used(region, base.modes):
-        served = (towns if isinstance(base.modes, str)
-                  else towns[towns["kind"].map(base.modes).eq(mode)])
-        pieces.append(shapely.intersection(base.band(mode)[1],
-                                           shapely.union_all(served.geometry.to_numpy())))
-    before = shapely.union_all(pieces)
-    changes = result.changes.to_crs(metric)
-    gained = shapely.union_all(changes.loc[changes["change"] == "gained", "geometry"].to_numpy())
-    lost = shapely.union_all(changes.loc[changes["change"] == "lost", "geometry"].to_numpy())
-    after = shapely.difference(shapely.union(before, gained), lost)
-    frames = [gpd.GeoDataFrame({"minutes": [base.area_minutes]}, geometry=[g], crs=metric)
-              .to_crs("EPSG:4326") for g in (before, after)]
+    cells = base.cells
+    after = result.band_after if result.band_after is not None else base.kind_band()
+    frames = [gpd.GeoDataFrame({"minutes": [base.area_minutes]},
+                               geometry=[cells.trace(mask)], crs=base.region.metric_crs)
+              .to_crs("EPSG:4326") for mask in (base.kind_band(), after)]
     return frames[0], frames[1]
