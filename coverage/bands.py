@@ -188,8 +188,10 @@ class RegionCells:
     """
 
     cells: Cells
-    township: np.ndarray  # row of region.townships per cell
-    kinds: np.ndarray  # township kind per cell
+    #: Row of ``region.townships`` of each cell.
+    township: np.ndarray
+    #: Kind (街道 street, 镇 town, 乡 township) of each township.
+    town_kinds: np.ndarray
 
     @classmethod
     def of(cls, region, cell_m: float = CELL_M) -> "RegionCells":
@@ -207,8 +209,7 @@ class RegionCells:
             township[free[hit]] = t
         keep = township >= 0
         cells = Cells(grid, everything.index[keep], everything.lon[keep], everything.lat[keep])
-        kinds = towns["kind"].astype(str).to_numpy()[township[keep]]
-        return cls(cells, township[keep], kinds)
+        return cls(cells, township[keep], towns["kind"].astype(str).to_numpy())
 
     @classmethod
     def cached(cls, region, cell_m: float = CELL_M) -> "RegionCells":
@@ -223,10 +224,11 @@ class RegionCells:
         return held[1]
 
     def modes(self, mode: Mapping[str, str] | str) -> np.ndarray:
-        """Travel mode of each cell: one mode, or its township kind's."""
+        """Travel mode of each cell: one mode, or its township kind's (``""`` for a kind
+        the mapping lacks)."""
         if isinstance(mode, str):
-            return np.full(self.kinds.size, mode, dtype=object)
-        return np.array([mode.get(k, "") for k in self.kinds], dtype=object)
+            return np.full(self.township.size, mode, dtype=object)
+        return np.array([mode.get(k, "") for k in self.town_kinds], dtype=object)[self.township]
 
     def seconds(self, context, mode: str, node_seconds: np.ndarray) -> np.ndarray:
         """Each cell's seconds to the nearest facility by ``mode`` (see :meth:`Cells.seconds`)."""

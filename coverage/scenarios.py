@@ -500,6 +500,7 @@ class Baseline:
         self.targets = load_targets(region)
         self._results: list | None = None
         self._bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._kind_band: np.ndarray | None = None
 
     def seconds(self) -> np.ndarray:
         """Each population point's seconds to its nearest facility, by its mode."""
@@ -529,11 +530,15 @@ class Baseline:
     def kind_band(self, bands: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """The band with each cell by its own mode (:attr:`modes`): ``bands`` per mode
         (default the baseline's own)."""
+        if bands is None and self._kind_band is not None:
+            return self._kind_band
         cell_mode = self.cells.modes(self.modes)
         out = np.zeros(cell_mode.size, dtype=bool)
         for mode in sorted(set(cell_mode) - {""}):
             sel = cell_mode == mode
             out[sel] = (self.band(mode)[1] if bands is None else bands[mode])[sel]
+        if bands is None:
+            self._kind_band = out
         return out
 
 
