@@ -93,7 +93,7 @@ def child(task: str, n_nodes: int, mode: str, n_facilities: int, minutes: float,
             best = min(best, time.perf_counter() - start)
         out["valid"] = bool(bands.geometry.is_valid.all())
     elif task == "peer":
-        G = to_networkx(graph).reverse(copy=False)
+        G = to_networkx(graph).reverse(copy=True)
         chosen = sources[np.linspace(0, len(sources) - 1, min(sample, len(sources))).astype(int)]
         for _ in range(repeat):
             start = time.perf_counter()
@@ -110,8 +110,9 @@ def networkx_recipe(G, node: int, radius: float, buffer_m: float):
     """The osmnx isochrone example for one facility: ego graph, buffered, unioned."""
     import shapely
 
-    sub = G.subgraph(__import__("networkx").ego_graph(G, node, radius=radius,
-                                                      distance="time").nodes)
+    import networkx as nx
+
+    sub = nx.ego_graph(G, node, radius=radius, distance="time")
     xy = {n: (d["x"], d["y"]) for n, d in sub.nodes(data=True)}
     points = shapely.points(list(xy.values()))
     lines = shapely.linestrings([[xy[a], xy[b]] for a, b in sub.edges()] or [[(0, 0), (0, 0)]])

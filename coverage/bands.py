@@ -141,11 +141,12 @@ def trace(grid: Grid, cells: np.ndarray) -> shapely.Geometry:
     Cells sharing an edge join; cells touching only at a corner are separate
     parts; holes are kept. An empty polygon when there are no cells.
     """
+    from itertools import chain
+
     from affine import Affine
     from rasterio.features import shapes
-    from shapely.geometry import shape
 
-    cells = np.unique(np.asarray(cells, dtype=np.int64))
+    cells = np.asarray(cells, dtype=np.int64)
     if cells.size == 0:
         return shapely.Polygon()
     row, col = np.divmod(cells, grid.cols)
@@ -154,9 +155,17 @@ def trace(grid: Grid, cells: np.ndarray) -> shapely.Geometry:
     mask[row - r0, col - c0] = 1
     transform = Affine(grid.cell_m, 0.0, grid.left + c0 * grid.cell_m,
                        0.0, -grid.cell_m, grid.top - r0 * grid.cell_m)
-    parts = [shape(g) for g, _ in shapes(mask, mask=mask.view(bool), connectivity=4,
-                                          transform=transform)]
-    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    # Rings of all parts built at once: a part's first ring is its shell, the rest holes.
+    rings, ring_part = [], []
+    for k, (g, _) in enumerate(shapes(mask, mask=mask.view(bool), connectivity=4,
+                                      transform=transform)):
+        rings.extend(g["coordinates"])
+        ring_part.extend([k] * len(g["coordinates"]))
+    sizes = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
+    coords = np.array(list(chain.from_iterable(rings)), dtype=float)
+    linear = shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
+    parts = shapely.polygons(linear, indices=np.asarray(ring_part))
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
 
 
 def to_wgs84(geoms, crs: str) -> gpd.GeoSeries:

@@ -137,9 +137,11 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
             files["provenance.json"] = json.dumps(
                 provenance(region, year, params), ensure_ascii=False, indent=2,
                 sort_keys=True) + "\n"
+            by_kind = region_bands(context, basic, params["modes"], [params["minutes"]],
+                                   cells=cells).assign(mode="by_kind")
             files["report.html"] = render_report(
                 region, year=year, params=params, townships=towns, targets=results,
-                facilities=open_now, isochrones=bands_frame, gaps=gaps)
+                facilities=open_now, isochrones=pd.concat([bands_frame, by_kind]), gaps=gaps)
     return replace_dir(out_dir, files)
 
 

@@ -145,7 +145,9 @@ def report_html(context: AccessContext, *, minutes: float, types: Iterable[str],
     facilities = context.facilities(types)
     bands = sorted({*BANDS, minutes})
     isochrones = pd.concat([mode_isochrones(context, m, facilities, bands)
-                            for m in modes_used(region, mode)], ignore_index=True)
+                            for m in modes_used(region, mode)]
+                           + [region_bands(context, facilities, mode, [minutes])
+                              .assign(mode="by_kind")], ignore_index=True)
     params = {**circle_parameters(region), "minutes": minutes, "types": types, "modes": mode}
     return render_report(
         region, year=context.year, params=params,
