@@ -32,17 +32,26 @@ from coverage.bands import CELL_M, Cells, check_minutes, grid_over, to_wgs84, tr
 
 def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) -> Cells:
     """Every cell a resident could be counted from within ``limit_s`` seconds: the
-    graph's nodes' extent widened by the off-road walk of that time."""
-    from coverage import modes
-
-    reach = limit_s * modes.ACCESS_SPEED_KMH / 3.6
-    reach = min(reach, getattr(modes, "MAX_ACCESS_M", reach))
+    extent of the nodes open to the mode, widened by the off-road walk of that time."""
     open_nodes = graph.snappable()
     if not open_nodes.any():
         open_nodes = np.ones(graph.n_nodes, dtype=bool)
     x, y = graph.x[open_nodes], graph.y[open_nodes]
+    reach = limit_s * _offroad_speed(graph, x[0], y[0])
     bounds = (x.min() - reach, y.min() - reach, x.max() + reach, y.max() + reach)
     return Cells.of(grid_over(bounds, graph.metric_crs, cell_m))
+
+
+def _offroad_speed(graph: routing.Graph, x: float, y: float) -> float:
+    """Metres per second of the off-road leg, read from :func:`coverage.routing.snap_points`
+    itself (a point 10 m from a node), so the grid follows whatever rule it applies."""
+    import pyproj
+
+    lon, lat = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326",
+                                           always_xy=True).transform([x], [y + 10.0])
+    snap = routing.snap_points(graph, lon, lat)
+    seconds = float(snap.access_seconds[0])
+    return float(snap.distance_m[0]) / seconds if 0 < seconds < np.inf else 0.0
 
 
 def isochrone_polygons(graph: routing.Graph, node_seconds: np.ndarray, minutes: Sequence[float], *,
