@@ -11,8 +11,9 @@ into polygons. Around each reached node the band therefore holds the area a
 resident can walk off-road in the time left, and a resident is inside the band
 exactly when counted as covered: the grid is aligned on multiples of ``CELL_M``,
 so the population surface's points (centres of a 200 m grid aligned the same way,
-:data:`coverage.population.CELL_M`) are cell centres and are evaluated by the very
-same function and arithmetic.
+:data:`coverage.population.CELL_M`) are cell centres, and a region's cells are timed
+by the residents' own function (:func:`coverage.access.travel_seconds`), whatever
+rule it applies.
 
 Polygons are traced from cells (:func:`rasterio.features.shapes`, 4-connected), and
 differences between bands (areas gained and lost by a scenario) are differences of
@@ -33,7 +34,7 @@ import pyproj
 import shapely
 
 from coverage import routing
-from coverage.access import within
+from coverage.access import travel_seconds, within
 
 #: Side of a band cell in metres; 200 m (the population grid) is an odd multiple of
 #: it, so population points are cell centres.
@@ -239,36 +240,28 @@ class RegionCells:
             return np.full(self.township.size, mode, dtype=object)
         return np.array([mode.get(k, "") for k in self.town_kinds], dtype=object)[self.township]
 
-    def seconds(self, context, mode: str, node_seconds: np.ndarray) -> np.ndarray:
-        """Each cell's seconds to the nearest facility by ``mode`` (see :meth:`Cells.seconds`)."""
-        return self.cells.seconds(context.graph(mode), node_seconds)
+    def seconds(self, context, mode: str, facilities: gpd.GeoDataFrame) -> np.ndarray:
+        """Each cell's seconds to the nearest of ``facilities`` by ``mode``: the cells
+        snapped as residents are, timed by the residents' own function
+        (:func:`coverage.access.travel_seconds`), so a cell centre and a resident there
+        get the same time, whatever the rule (off-road leg, road trip towards the
+        facility, straight walks)."""
+        graph = context.graph(mode)
+        return travel_seconds(graph, self.cells.snap(graph), facilities)[0]
 
     def trace(self, mask: np.ndarray) -> shapely.Geometry:
         """The cells of a boolean mask (one value per cell) as a metric polygon."""
         return trace(self.cells.grid, self.cells.index[mask])
 
 
-def node_seconds(context, mode: str, facilities: gpd.GeoDataFrame,
-                 limit_s: float = np.inf) -> np.ndarray:
-    """Seconds from each node of ``mode``'s graph to the nearest of ``facilities``,
-    with their access legs: the network part of :func:`coverage.access.travel_seconds`."""
-    graph = context.graph(mode)
-    if len(facilities) == 0:
-        return np.full(graph.n_nodes, np.inf)
-    sites = routing.snap_points(graph, facilities.geometry.x.to_numpy(),
-                                facilities.geometry.y.to_numpy())
-    return routing.nearest_facility(graph, sites.node, sites.access_seconds, limit=limit_s,
-                                    to_sources=True)[0]
-
-
 def cell_seconds(context, cells: RegionCells, facilities: gpd.GeoDataFrame,
-                 mode: Mapping[str, str] | str, limit_s: float = np.inf) -> np.ndarray:
+                 mode: Mapping[str, str] | str) -> np.ndarray:
     """Each region cell's seconds to the nearest facility, by the cell's own mode."""
     cell_mode = cells.modes(mode)
     out = np.full(cell_mode.size, np.inf)
     for m in sorted(set(cell_mode) - {""}):
         sel = cell_mode == m
-        out[sel] = cells.seconds(context, m, node_seconds(context, m, facilities, limit_s))[sel]
+        out[sel] = cells.seconds(context, m, facilities)[sel]
     return out
 
 
@@ -283,7 +276,7 @@ def region_bands(context, facilities: gpd.GeoDataFrame, mode: Mapping[str, str] 
     """
     bands = check_minutes(minutes)
     cells = RegionCells.cached(context.region) if cells is None else cells
-    seconds = cell_seconds(context, cells, facilities, mode, bands[-1] * 60.0)
+    seconds = cell_seconds(context, cells, facilities, mode)
     geoms = [cells.trace(within(seconds, m)) for m in bands]
     return gpd.GeoDataFrame({"minutes": bands},
                             geometry=to_wgs84(geoms, context.region.metric_crs),

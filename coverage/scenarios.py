@@ -67,7 +67,7 @@ import shapely
 from coverage import crs as crs_mod
 from coverage import schema
 from coverage.access import AccessContext, point_modes, population_within, within
-from coverage.bands import RegionCells, node_seconds
+from coverage.bands import RegionCells
 from coverage.errors import InputError, write_text_atomic
 from coverage.facilities import COLUMNS as FACILITY_COLUMNS
 from coverage.facilities import active_facilities, validate_facilities
@@ -521,7 +521,7 @@ class Baseline:
         return RegionCells.cached(self.region)
 
     def band(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        """Node seconds and the band at :attr:`area_minutes` (one boolean per cell) for ``mode``."""
+        """Cell seconds and the band at :attr:`area_minutes` (one boolean per cell) for ``mode``."""
         if mode not in self._bands:
             self._bands[mode] = area_band(self.context, mode, self.types, self.area_minutes,
                                           cells=self.cells)
@@ -665,7 +665,7 @@ def coverage_changes(baseline: Baseline, after: AccessContext, *, gained: np.nda
     (:func:`area_band`), each cell by its township's mode; an area gains where the
     after band holds a cell the before band does not, and loses the other way round.
     Differences are taken cell by cell and then traced, so no polygon set operation
-    is involved. ``gained``/``lost`` flag the population points changing state,
+    is involved; only the changed cells are traced. ``gained``/``lost`` flag the population points changing state,
     whose residents each row reports: they are the residents of the cells drawn.
 
     Returns
@@ -705,28 +705,18 @@ def coverage_changes(baseline: Baseline, after: AccessContext, *, gained: np.nda
 def area_band(context: AccessContext, mode: str, types: Iterable[str], minutes: float, *,
               cells: RegionCells, unchanged: tuple[np.ndarray, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds from each node to its nearest open facility of ``types`` (up to
-    ``minutes``), and the region's cells within ``minutes`` by ``mode``.
+    """Seconds from each region cell to its nearest open facility of ``types`` by
+    ``mode``, and the cells within ``minutes``.
 
-    The trip is timed towards the facilities, as residents travel, and each cell adds
-    its off-road leg (:meth:`coverage.bands.RegionCells.seconds`): a resident is in
-    the band exactly when counted as within ``minutes``.
-
-    ``unchanged`` is another side's result: only the cells snapped to nodes whose
-    time differs are evaluated again (a relocation redraws only what it changes),
-    and it is returned as it is when no node's time differs.
+    The cells are timed as residents are (:meth:`coverage.bands.RegionCells.seconds`:
+    the trip towards the facilities, the off-road leg), so a resident is in the band
+    exactly when counted as within ``minutes``. ``unchanged`` is another side's
+    result, returned as it is when no cell's time differs (so nothing is drawn twice).
     """
-    seconds = node_seconds(context, mode, context.facilities(types), minutes * 60.0)
-    if unchanged is None:
-        return seconds, within(cells.seconds(context, mode, seconds), minutes)
-    if np.array_equal(seconds, unchanged[0]):
+    seconds = cells.seconds(context, mode, context.facilities(types))
+    if unchanged is not None and np.array_equal(seconds, unchanged[0]):
         return unchanged
-    snap = cells.cells.snap(context.graph(mode))
-    changed = np.append(seconds != unchanged[0], False)  # index -1: unsnapped cells
-    redo = np.flatnonzero(changed[snap.node])
-    band = unchanged[1].copy()
-    band[redo] = within(snap.access_seconds[redo] + seconds[snap.node[redo]], minutes)
-    return seconds, band
+    return seconds, within(seconds, minutes)
 
 
 def facility_changes(scenario: Scenario, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame,

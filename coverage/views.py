@@ -286,9 +286,8 @@ def what_if_bands(base, result) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
     Both are the coverage rule on the region's cells, each cell by its township's
     mode: before is the baseline's (:meth:`coverage.scenarios.Baseline.kind_band`,
-    computed once), after is the one :func:`coverage.scenarios.compare` evaluated
-    again only where node times changed, so nothing is routed twice and no polygon
-    set operation is involved.
+    computed once), after is the one :func:`coverage.scenarios.compare` evaluated, so
+    nothing is routed twice and no polygon set operation is involved.
     """
     cells = base.cells
     after = result.band_after if result.band_after is not None else base.kind_band()
