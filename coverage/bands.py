@@ -127,7 +127,8 @@ class Cells:
         """Seconds from each cell to the nearest facility: off-road leg + the node's time.
 
         ``node_seconds`` are times *to* the facilities (``to_sources=True``), summed
-        exactly as :func:`coverage.access.travel_seconds` sums a resident's.
+        as :func:`coverage.access.travel_seconds` sums a resident's road trip. Any
+        rule needing the facilities' own positions is :meth:`RegionCells.seconds`'s.
         """
         snap = self.snap(graph)
         out = np.full(self.index.size, np.inf)

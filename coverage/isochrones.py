@@ -9,7 +9,10 @@ the cells inside are traced into polygons, so a resident is inside the band
 exactly when counted as covered, holes stay holes, larger bands contain smaller
 ones, and no GEOS topology error can arise.
 
-"Within 15 minutes" includes exactly 15 (:func:`coverage.access.within`).
+"Within 15 minutes" includes exactly 15 (:func:`coverage.access.within`). These
+graph-level functions know the facilities by their nodes only; a pack's bands, which
+time each cell with the residents' own function including any rule that needs the
+facilities' positions, are :func:`coverage.bands.region_bands`.
 
 Two entry points: :func:`isochrone_polygons` draws the merged bands from one time
 per node (to the nearest facility), :func:`facility_isochrones` one polygon per
