@@ -33,6 +33,10 @@ from coverage.access import within
 from coverage.bands import CELL_M, Cells, check_minutes, grid_over, to_wgs84, trace
 
 
+#: Facilities whose catchments are held at once by :func:`facility_isochrones`.
+_CHUNK_FACILITIES = 64
+
+
 def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) -> Cells:
     """Every cell a resident could be counted from within ``limit_s`` seconds: the
     extent of the nodes open to the mode, widened by the off-road walk of that time."""
@@ -124,18 +128,22 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     first = np.searchsorted(snap.node[by_node], np.arange(graph.n_nodes + 1))
     geoms = np.full((n, len(bands)), shapely.Polygon(), dtype=object)
     active = np.flatnonzero(source_nodes >= 0)
-    found = routing.catchments(graph, source_nodes[active], limit,
-                               offsets[active], to_sources=True)
-    bounds = np.searchsorted(found.source, np.arange(active.size + 1))
-    for k, i in enumerate(active):
-        node = found.node[bounds[k]:bounds[k + 1]]
-        count = first[node + 1] - first[node]
-        start = np.repeat(first[node] - np.cumsum(count) + count, count)
-        which = by_node[start + np.arange(count.sum())]
-        seconds = snap.access_seconds[which] + np.repeat(found.seconds[bounds[k]:bounds[k + 1]],
-                                                          count)
-        for j, m in enumerate(bands):
-            geoms[i, j] = trace(cells.grid, cells.index[which[within(seconds, m)]])
+    # Facilities are searched in chunks, so the reached (facility, node) triples held
+    # at once stay small whatever the number of facilities.
+    for chunk in range(0, active.size, _CHUNK_FACILITIES):
+        part = active[chunk:chunk + _CHUNK_FACILITIES]
+        found = routing.catchments(graph, source_nodes[part], limit, offsets[part],
+                                   to_sources=True)
+        bounds = np.searchsorted(found.source, np.arange(part.size + 1))
+        for k, i in enumerate(part):
+            node = found.node[bounds[k]:bounds[k + 1]]
+            count = first[node + 1] - first[node]
+            start = np.repeat(first[node] - np.cumsum(count) + count, count)
+            which = by_node[start + np.arange(count.sum())]
+            seconds = snap.access_seconds[which] + np.repeat(
+                found.seconds[bounds[k]:bounds[k + 1]], count)
+            for j, m in enumerate(bands):
+                geoms[i, j] = trace(cells.grid, cells.index[which[within(seconds, m)]])
     return gpd.GeoDataFrame({"facility_id": np.repeat(ids, len(bands)),
                              "minutes": np.tile(bands, n)},
                             geometry=to_wgs84(geoms.reshape(-1), graph.metric_crs),

@@ -250,3 +250,13 @@ def test_cli_writes_wgs84_geojson(tmp_path):
     assert list(bands["minutes"]) == [5, 10]
     union = iso[iso["minutes"] == 10].to_crs(32648).union_all()
     assert union.area == pytest.approx(bands.to_crs(32648).geometry.iloc[1].area, rel=0.005)
+
+
+def test_facilities_searched_in_chunks_give_the_same_isochrones(grid_graph, monkeypatch):
+    import coverage.isochrones
+
+    sources, offsets = [0, 40, -1, 70, 12], [0.0, 60.0, 0.0, 200.0, 30.0]
+    whole = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets)
+    monkeypatch.setattr(coverage.isochrones, "_CHUNK_FACILITIES", 2)
+    chunked = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets)
+    assert whole.geometry.to_wkb().tolist() == chunked.geometry.to_wkb().tolist()
