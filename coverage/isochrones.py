@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
+import pyproj
 import shapely
 
 from coverage import routing
@@ -52,8 +53,6 @@ def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) ->
 def _offroad_speed(graph: routing.Graph, x: float, y: float) -> float:
     """Metres per second of the off-road leg, read from :func:`coverage.routing.snap_points`
     itself (a point 10 m from a node), so the grid follows whatever rule it applies."""
-    import pyproj
-
     lon, lat = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326",
                                            always_xy=True).transform([x], [y + 10.0])
     snap = routing.snap_points(graph, lon, lat)
@@ -128,6 +127,7 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     first = np.searchsorted(snap.node[by_node], np.arange(graph.n_nodes + 1))
     geoms = np.full((n, len(bands)), shapely.Polygon(), dtype=object)
     active = np.flatnonzero(source_nodes >= 0)
+    to_wgs = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326", always_xy=True)
     # Facilities are searched in chunks, so the reached (facility, node) triples held
     # at once stay small whatever the number of facilities.
     for chunk in range(0, active.size, _CHUNK_FACILITIES):
@@ -142,9 +142,10 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
             which = by_node[start + np.arange(count.sum())]
             seconds = snap.access_seconds[which] + np.repeat(
                 found.seconds[bounds[k]:bounds[k + 1]], count)
-            for j, m in enumerate(bands):
-                geoms[i, j] = trace(cells.grid, cells.index[which[within(seconds, m)]])
+            # Each facility's polygons go to WGS-84 at once: only one copy is held.
+            geoms[i] = shapely.transform(
+                [trace(cells.grid, cells.index[which[within(seconds, m)]]) for m in bands],
+                lambda c: np.column_stack(to_wgs.transform(c[:, 0], c[:, 1])))
     return gpd.GeoDataFrame({"facility_id": np.repeat(ids, len(bands)),
                              "minutes": np.tile(bands, n)},
-                            geometry=to_wgs84(geoms.reshape(-1), graph.metric_crs),
-                            crs="EPSG:4326")
+                            geometry=geoms.reshape(-1), crs="EPSG:4326")
