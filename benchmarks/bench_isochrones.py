@@ -1,92 +1,129 @@
-"""Benchmark per-facility isochrones against the networkx/osmnx recipe, in the same run.
+"""Benchmark isochrones by walk, e-bike and car against the networkx/osmnx recipe.
 
-Workload: 1,000 facilities at 15 minutes on foot on generated grids of 100k and 1M
-nodes (``benchmarks/networks.py``). Ours is :func:`coverage.isochrones.facility_isochrones`
-(bounded catchments, then every reached edge cut at its reachable fraction, buffered
-and dissolved per facility), timed end to end, with its peak resident memory above
-the baseline (sampled every 5 ms from ``/proc/self/status``: GEOS allocations are
-invisible to tracemalloc).
+Workload: ``--facilities`` facilities (default 1,000) at ``--minutes`` (15) on generated
+grids (``benchmarks/networks.py``) of ``--sizes`` nodes. Each measurement runs in its
+own process, so its peak resident memory (``ru_maxrss``) is its own, not a delta.
 
-The peer is the osmnx isochrone example: ``nx.ego_graph(G, node, radius=900,
-distance='time')`` per facility, then the reached nodes and edges buffered and
-unioned with geopandas (no partial edges). It is timed on a subsample of facilities
-and extrapolated to all of them; the script says so when it prints the figure.
-The merged bands (5, 10, 15, 30 min from the nearest facility) are timed too.
+Ours
+    :func:`coverage.isochrones.facility_isochrones`: bounded searches *towards* each
+    facility, then the cells snapped to each reached node evaluated by the coverage
+    rule and traced (cost grows with the cells drawn). Reported apart: snapping the
+    grid's cells to the graph (once per graph and mode, shared by every isochrone
+    and band). Also the merged bands (5, 10, 15, 30 min from the nearest facility,
+    :func:`coverage.isochrones.isochrone_polygons`).
+Peer
+    The osmnx isochrone example, configured as fairly as we can: ``nx.ego_graph`` on
+    the reversed graph (the same trip towards the facility), reached nodes and edges
+    buffered by ``--peer-buffer`` m with the same coarse round caps as a
+    ``--cell``-sized raster implies (``quad_segs=4``), unioned with shapely. Its graph
+    is built outside the timing, as ours is. It is timed on ``--peer-sample``
+    facilities and extrapolated to all of them (said when printed).
 
-Run ``python benchmarks/bench_isochrones.py [n_nodes ...]``.
+Both sides run single-threaded (scipy's Dijkstra, GDAL's polygonise, GEOS); the
+thread counts are printed. Both sides run ``--repeat`` times; the best is shown.
+Timings vary with the machine's load: the script prints its load average.
+
+Run ``python benchmarks/bench_isochrones.py --help``.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
+import json
+import os
+import resource
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import geopandas as gpd
-import networkx as nx
-import numpy as np
-import shapely
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from networks import grid_network  # noqa: E402
-
-from coverage import routing  # noqa: E402
-from coverage.isochrones import facility_isochrones, isochrone_polygons  # noqa: E402
-
-N_FACILITIES = 1000
-MINUTES = 15
-BUFFER_M = 75.0
-NX_SAMPLE = 20
-SIZES = (100_000, 1_000_000)
+MODES = ("walk", "ebike", "car")
+print = functools.partial(print, flush=True)  # noqa: A001 (progress shows through pipes)
 
 
-def rss_bytes() -> int:
-    """Current resident set size of this process."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def _setup(n_nodes: int, mode: str, n_facilities: int):
+    import numpy as np
+    from networks import grid_network
+
+    from coverage import routing
+
+    graph = routing.build_graph(grid_network(n_nodes, seed=0), mode)
+    rng = np.random.default_rng(42)
+    usable = np.flatnonzero(graph.snappable())
+    sources = np.sort(rng.choice(usable, min(n_facilities, usable.size), replace=False))
+    return graph, sources
 
 
-def timed_peak(func):
-    """Run ``func``; return (seconds, peak RSS above the baseline in bytes, result)."""
-    baseline = rss_bytes()
-    peak = baseline
-    done = threading.Event()
+def child(task: str, n_nodes: int, mode: str, n_facilities: int, minutes: float,
+          cell_m: float, sample: int, buffer_m: float, repeat: int) -> dict:
+    """One measurement in this process; returns seconds (best of ``repeat``) and facts."""
+    import numpy as np
 
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, rss_bytes())
-            time.sleep(0.005)
+    from coverage import routing
+    from coverage.isochrones import facility_isochrones, graph_cells, isochrone_polygons
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    start = time.perf_counter()
-    try:
-        result = func()
-    finally:
-        elapsed = time.perf_counter() - start
-        done.set()
-        sampler.join()
-    return elapsed, max(peak, rss_bytes()) - baseline, result
+    graph, sources = _setup(n_nodes, mode, n_facilities)
+    out: dict = {"nodes": int(graph.n_nodes)}
+    best = np.inf
+    if task == "ours":
+        for _ in range(repeat):
+            start = time.perf_counter()
+            cells = graph_cells(graph, minutes * 60.0, cell_m)
+            cells.snap(graph)
+            snapped = time.perf_counter()
+            polys = facility_isochrones(graph, sources, [minutes], cells=cells)
+            end = time.perf_counter()
+            if end - start < best:
+                best = end - start
+                out.update(cells_s=snapped - start, isochrones_s=end - snapped,
+                           cells=int(cells.index.size))
+        out["valid"] = bool(polys.geometry.is_valid.all())
+        found = routing.catchments(graph, sources, minutes * 60.0, to_sources=True)
+        out["nodes_per_facility"] = found.node.size / len(sources)
+    elif task == "merged":
+        seconds, _ = routing.nearest_facility(graph, sources, to_sources=True)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            bands = isochrone_polygons(graph, seconds, [5, 10, 15, 30], cell_m=cell_m)
+            best = min(best, time.perf_counter() - start)
+        out["valid"] = bool(bands.geometry.is_valid.all())
+    elif task == "peer":
+        G = to_networkx(graph).reverse(copy=True)
+        chosen = sources[np.linspace(0, len(sources) - 1, min(sample, len(sources))).astype(int)]
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for node in chosen:
+                networkx_recipe(G, int(node), minutes * 60.0, buffer_m)
+            best = min(best, (time.perf_counter() - start) / len(chosen) * len(sources))
+        out["sample"] = int(len(chosen))
+    out["seconds"] = best
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
 
 
-def networkx_recipe(G: nx.DiGraph, node: int, radius: float, buffer_m: float):
+def networkx_recipe(G, node: int, radius: float, buffer_m: float):
     """The osmnx isochrone example for one facility: ego graph, buffered, unioned."""
+    import shapely
+
+    import networkx as nx
+
     sub = nx.ego_graph(G, node, radius=radius, distance="time")
     xy = {n: (d["x"], d["y"]) for n, d in sub.nodes(data=True)}
-    points = gpd.GeoSeries([shapely.Point(p) for p in xy.values()])
-    lines = gpd.GeoSeries([shapely.LineString([xy[a], xy[b]]) for a, b in sub.edges()])
-    return gpd.GeoSeries(list(points.buffer(buffer_m)) + list(lines.buffer(buffer_m))).union_all()
+    points = shapely.points(list(xy.values()))
+    lines = shapely.linestrings([[xy[a], xy[b]] for a, b in sub.edges()] or [[(0, 0), (0, 0)]])
+    parts = shapely.buffer(list(points) + list(lines[:len(sub.edges())]), buffer_m, quad_segs=4)
+    return shapely.union_all(parts)
 
 
-def to_networkx(graph: routing.Graph) -> nx.DiGraph:
+def to_networkx(graph):
     """The routing graph as a networkx DiGraph with ``time`` on edges, ``x``/``y`` on nodes."""
+    import networkx as nx
+
     G = nx.DiGraph()
     G.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in enumerate(zip(graph.x, graph.y)))
     coo = graph.csr.tocoo()
@@ -95,51 +132,60 @@ def to_networkx(graph: routing.Graph) -> nx.DiGraph:
     return G
 
 
-def run(n_nodes: int) -> None:
-    print(f"\n== grid network, {n_nodes:,} nodes, walk, {N_FACILITIES} facilities, "
-          f"{MINUTES} min, buffer {BUFFER_M:.0f} m ==")
-    start = time.perf_counter()
-    graph = routing.build_graph(grid_network(n_nodes, seed=0), "walk")
-    print(f"network + graph build: {time.perf_counter() - start:.1f} s "
-          f"({graph.n_nodes:,} nodes, {graph.edge_u.size:,} directed edges)")
-    rng = np.random.default_rng(42)
-    sources = np.sort(rng.choice(np.flatnonzero(graph.snappable()), N_FACILITIES, replace=False))
-
-    t_ours, mem_ours, polys = timed_peak(
-        lambda: facility_isochrones(graph, sources, [MINUTES], buffer_m=BUFFER_M))
-    assert polys.geometry.is_valid.all()
-    print(f"ours, facility_isochrones (with catchments): {t_ours:.2f} s total, "
-          f"{t_ours / N_FACILITIES * 1e3:.1f} ms per facility, "
-          f"peak memory +{mem_ours / 2**20:.0f} MiB")
-    t_catch, _, found = timed_peak(lambda: routing.catchments(graph, sources, MINUTES * 60.0))
-    print(f"  of which catchments: {t_catch:.2f} s "
-          f"({found.node.size / N_FACILITIES:.0f} nodes per facility)")
-
-    seconds, _ = routing.nearest_facility(graph, sources)
-    t_merged, mem_merged, _ = timed_peak(
-        lambda: isochrone_polygons(graph, seconds, [5, 10, 15, 30], buffer_m=BUFFER_M))
-    print(f"ours, merged bands 5/10/15/30 min (isochrone_polygons): {t_merged:.2f} s, "
-          f"peak memory +{mem_merged / 2**20:.0f} MiB")
-
-    start = time.perf_counter()
-    G = to_networkx(graph)
-    print(f"networkx graph build (not counted): {time.perf_counter() - start:.1f} s")
-    sample = sources[np.linspace(0, N_FACILITIES - 1, NX_SAMPLE).astype(int)]
-    start = time.perf_counter()
-    for node in sample:
-        networkx_recipe(G, int(node), MINUTES * 60.0, BUFFER_M)
-    per = (time.perf_counter() - start) / NX_SAMPLE
-    t_nx = per * N_FACILITIES
-    del G
-    print(f"networkx/osmnx recipe: {per * 1e3:.1f} ms per facility, timed on {NX_SAMPLE} "
-          f"facilities and EXTRAPOLATED to {N_FACILITIES}: {t_nx:.1f} s")
-    print(f"ratio (networkx / ours): {t_nx / t_ours:.1f}x faster")
+def measure(task: str, args, n_nodes: int, mode: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", task, "--sizes", str(n_nodes), "--modes", mode,
+           "--facilities", str(args.facilities), "--minutes", str(args.minutes),
+           "--cell", str(args.cell), "--peer-sample", str(args.peer_sample),
+           "--peer-buffer", str(args.peer_buffer), "--repeat", str(args.repeat)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str]) -> None:
-    for n in [int(a) for a in argv] or SIZES:
-        run(n)
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
+                   help="network sizes in nodes (default: 10000 100000; the issue's is 1000000)")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    p.add_argument("--facilities", type=int, default=1000, help="isochrones drawn (default 1000)")
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--cell", type=float, default=40.0, help="cell side in metres (default 40)")
+    p.add_argument("--peer-sample", type=int, default=20,
+                   help="facilities the peer is timed on, extrapolated (default 20)")
+    p.add_argument("--peer-buffer", type=float, default=40.0,
+                   help="peer's buffer around reached roads, m (default 40: one cell)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per side, best shown (default 1)")
+    p.add_argument("--skip-peer", action="store_true", help="time ours only")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, args.sizes[0], args.modes[0], args.facilities,
+                               args.minutes, args.cell, args.peer_sample, args.peer_buffer,
+                               args.repeat)))
+        return
+    print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; every side "
+          f"single-threaded (OMP/OpenBLAS 1 thread, scipy Dijkstra, GDAL, GEOS), "
+          f"each in its own process, best of {args.repeat}")
+    for n in args.sizes:
+        for mode in args.modes:
+            ours = measure("ours", args, n, mode)
+            merged = measure("merged", args, n, mode)
+            print(f"\n== {ours['nodes']:,} nodes, {mode}, {args.facilities} facilities at "
+                  f"{args.minutes:g} min, {args.cell:g} m cells "
+                  f"({ours['nodes_per_facility']:.0f} nodes reached per facility) ==")
+            print(f"ours: {ours['seconds']:.2f} s (cells snapped {ours['cells_s']:.2f} s for "
+                  f"{ours['cells']:,} cells, isochrones {ours['isochrones_s']:.2f} s), peak RSS "
+                  f"{ours['peak_rss_mib']:.0f} MiB, valid {ours['valid']}")
+            print(f"ours, merged bands 5/10/15/30: {merged['seconds']:.2f} s, peak RSS "
+                  f"{merged['peak_rss_mib']:.0f} MiB")
+            if args.skip_peer:
+                continue
+            peer = measure("peer", args, n, mode)
+            print(f"networkx/osmnx recipe (buffer {args.peer_buffer:g} m, quad_segs 4): "
+                  f"{peer['seconds']:.2f} s EXTRAPOLATED from {peer['sample']} facilities, "
+                  f"peak RSS {peer['peak_rss_mib']:.0f} MiB; ratio {peer['seconds'] / ours['seconds']:.1f}x")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

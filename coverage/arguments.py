@@ -41,8 +41,8 @@ def year_or_target(text: str):
     return text if text == "target" else year(text)
 
 minutes = number(0, 24 * 60, low_open=True, what="minutes")
-#: Metres drawn either side of a reached road.
-buffer_m = number(0, 5_000, low_open=True, what="metres")
+#: Side of the cells isochrone bands are evaluated on.
+cell_m = number(1, 1_000, what="metres between 1 and 1000")
 #: Below 10 m a candidate grid would hold a site at every road vertex of the region.
 spacing_m = number(10, 100_000, what="metres between candidates")
 top = number(1, 1_000_000, integer=True, what="a number of rows")

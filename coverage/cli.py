@@ -361,8 +361,9 @@ def _add_isochrones(sub) -> None:
                    help="bands in minutes, comma-separated (default: 5,10,15,30)")
     p.add_argument("--per-facility", action="store_true",
                    help="one polygon per facility and band (default: merged, nearest facility)")
-    p.add_argument("--buffer", type=arguments.buffer_m, default=75.0,
-                   help="metres drawn either side of a reached road (default: 75)")
+    p.add_argument("--cell", type=arguments.cell_m, default=40.0,
+                   help="side in metres of the cells the coverage rule is evaluated on "
+                        "(default: 40)")
     p.add_argument("--out", required=True, help="output GeoJSON (WGS-84)")
     p.set_defaults(func=_run_isochrones)
 
@@ -377,14 +378,14 @@ def _run_isochrones(args) -> int:
     if args.per_facility:
         bands = facility_isochrones(graph, snap.node, args.minutes,
                                     source_ids=facilities["id"].to_numpy(),
-                                    source_offsets=snap.access_seconds, buffer_m=args.buffer)
+                                    source_offsets=snap.access_seconds, cell_m=args.cell)
         names = dict(zip(facilities["id"], facilities["name"]))
         bands["facility_name"] = bands["facility_id"].map(names)
         columns = ["minutes", "mode", "facility_id", "facility_name", "geometry"]
     else:
         seconds, _ = nearest_facility(graph, snap.node, snap.access_seconds,
-                                      limit=max(args.minutes) * 60.0)
-        bands = isochrone_polygons(graph, seconds, args.minutes, buffer_m=args.buffer)
+                                      limit=max(args.minutes) * 60.0, to_sources=True)
+        bands = isochrone_polygons(graph, seconds, args.minutes, cell_m=args.cell)
         columns = ["minutes", "mode", "geometry"]
     bands["mode"] = args.mode
     bands = bands[columns]

@@ -1,11 +1,14 @@
 """Gaps (服务盲区): clusters of residents no facility reaches within the threshold.
 
 A gap is a set of adjacent population cells whose residents are not covered
-(:func:`coverage.access.within`): each uncovered point is drawn as its grid cell (a
-square of ``cell_m`` centred on it, in the region's metric CRS), the cells are
-dissolved and split into connected parts. Cells sharing an edge join; cells touching
-only at a corner stay separate parts. A part spanning townships is split by township
-(each resident's own), so every gap carries its own township's residents. Each gap
+(:func:`coverage.access.within`): each uncovered point marks the cell of a grid of
+``cell_m`` (aligned on multiples of ``cell_m`` in the region's metric CRS, so the
+population surface's points are cell centres) holding it; each township's marked
+cells (each resident's own township) are labelled into connected parts
+(:func:`scipy.ndimage.label`) and each part traced into a polygon
+(:func:`coverage.bands.trace`), never dissolved by polygon set operations, so no GEOS
+topology error can arise and every gap carries its own township's residents. Cells
+sharing an edge join; cells touching only at a corner stay separate parts. Each gap
 has the facility most of its reaching residents have nearest and their
 population-weighted travel time to their nearest facility, from the same
 nearest-facility pass as the coverage figures. These are the blind spots a planner
@@ -68,8 +71,6 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
         return gpd.GeoDataFrame(columns=list(COLUMNS), geometry="geometry", crs="EPSG:4326")
     x = points["x"].to_numpy(float)[out]
     y = points["y"].to_numpy(float)[out]
-    half = cell_m / 2.0
-    cells = shapely.box(x - half, y - half, x + half, y + half)
     frame = pd.DataFrame({
         "population": points["population"].to_numpy(float)[out],
         "code": points["township_code"].astype(str).to_numpy()[out],
@@ -79,16 +80,11 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
     ids = facilities["id"].to_numpy()
     fac_names = facilities["name"].to_numpy()
     rows = []
-    # Each township's uncovered cells are dissolved on their own, so a gap never
-    # mixes townships and carries its own township's residents.
+    # Each township's uncovered cells are labelled on their own, so a gap never mixes
+    # townships and carries its own township's residents.
     for code, town in frame.groupby("code", sort=True):
         index = town.index.to_numpy()
-        parts = shapely.get_parts(shapely.union_all(cells[index]))
-        # Each cell centre lies in exactly one part.
-        hit_point, hit_part = shapely.STRtree(parts).query(
-            shapely.points(x[index], y[index]), predicate="within")
-        part = np.full(index.size, -1, dtype=np.int64)
-        part[hit_point] = hit_part
+        part, parts = _cell_parts(x[index], y[index], cell_m, context.region.metric_crs)
         for p, group in town.groupby(part, sort=True):
             weight = group["population"].to_numpy()
             secs = group["seconds"].to_numpy()
@@ -116,3 +112,29 @@ def coverage_gaps(context: AccessContext, *, minutes: float = 15,
     result = gpd.GeoDataFrame(gaps[list(COLUMNS)], geometry="geometry",
                               crs=context.region.metric_crs)
     return result.to_crs("EPSG:4326")
+
+
+def _cell_parts(x: np.ndarray, y: np.ndarray, cell_m: float,
+                crs: str) -> tuple[np.ndarray, list]:
+    """The connected parts of the cells holding metric points ``x``, ``y``.
+
+    Returns the part of each point and the parts' polygons (metric), parts numbered
+    in scan order of the grid (north to south, west to east).
+    """
+    from scipy import ndimage
+
+    from coverage.bands import grid_over, trace
+
+    grid = grid_over((x.min(), y.min(), x.max(), y.max()), crs, cell_m)
+    # A point on the grid's east or south edge belongs to the last cell.
+    cell = grid.cell_of(np.minimum(x, grid.left + grid.cols * cell_m - cell_m / 2),
+                        np.maximum(y, grid.top - grid.rows * cell_m + cell_m / 2))
+    mask = np.zeros(grid.size, dtype=bool)
+    mask[cell] = True
+    labels, n = ndimage.label(mask.reshape(grid.rows, grid.cols))
+    labels = labels.reshape(-1)
+    marked = np.flatnonzero(labels)
+    order = np.argsort(labels[marked], kind="stable")
+    bounds = np.searchsorted(labels[marked][order], np.arange(1, n + 2))
+    parts = [trace(grid, marked[order][bounds[i]:bounds[i + 1]]) for i in range(n)]
+    return labels[cell] - 1, parts

@@ -48,10 +48,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverage import routing
 from coverage.access import AccessContext, population_within
+from coverage.bands import RegionCells, region_bands
 from coverage.gaps import coverage_gaps
-from coverage.isochrones import isochrone_polygons
 from coverage.modes import MODES
 from coverage.output import csv_text, json_scalar
 from coverage.outputs import check_folder, write_folder
@@ -118,10 +117,11 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
     bar = tqdm(steps, desc=f"layers {region.slug}", unit="step",
                disable=not (sys.stderr.isatty() if progress is None else progress))
     isochrones = []
+    cells = RegionCells.of(region)
     for step in bar:
         bar.set_postfix_str(step)
         if step in MODES:
-            isochrones.append(mode_isochrones(context, step, basic, bands))
+            isochrones.append(mode_isochrones(context, step, basic, bands, cells))
         elif step == "coverage":
             seconds, _ = context.seconds_by_kind(params["modes"], basic)
             table = population_within(context.population, seconds, bands, region.townships,
@@ -154,21 +154,18 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
             files["provenance.json"] = json.dumps(
                 provenance(region, year, params), ensure_ascii=False, indent=2,
                 sort_keys=True) + "\n"
+            by_kind = region_bands(context, basic, params["modes"], [params["minutes"]],
+                                   cells=cells).assign(mode="by_kind")
             files["report.html"] = render_report(
                 region, year=year, params=params, townships=towns, targets=results,
-                facilities=open_now, isochrones=bands_frame, gaps=gaps)
+                facilities=open_now, isochrones=pd.concat([bands_frame, by_kind]), gaps=gaps)
     return write_folder(out_dir, files, region=region)
 
 
 def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFrame,
-                    bands) -> gpd.GeoDataFrame:
-    """Merged bands around ``facilities`` for one mode, simplified for the layer."""
-    graph = context.graph(mode)
-    sites = routing.snap_points(graph, facilities.geometry.x.to_numpy(),
-                                facilities.geometry.y.to_numpy())
-    seconds, _ = routing.nearest_facility(graph, sites.node, sites.access_seconds,
-                                          limit=max(bands) * 60.0)
-    frame = isochrone_polygons(graph, seconds, bands)
+                    bands, cells=None) -> gpd.GeoDataFrame:
+    """Merged bands around ``facilities`` for one mode (:func:`coverage.bands.region_bands`)."""
+    frame = region_bands(context, facilities, mode, bands, cells=cells)
     frame.insert(0, "mode", mode)
     return frame
 

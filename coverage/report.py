@@ -255,7 +255,7 @@ def _map(region, towns, facilities, isochrones, gaps, params) -> str:
     for geom, share in zip(towns_m.geometry, towns_m["share"]):
         out.append(f'<path d="{path(simple(geom))}" fill="{share_colour(share)}" fill-opacity="{SHARE_OPACITY}" '
                    f'stroke="#555" stroke-width="0.8"/>')
-    band = _threshold_band(towns_m, isochrones.to_crs(metric), params)
+    band = _threshold_band(isochrones.to_crs(metric), params)
     if band is not None and not band.is_empty:
         out.append(f'<path d="{path(simple(band))}" fill="#2166ac" fill-opacity="0.25" '
                    f'fill-rule="evenodd" stroke="#2166ac" stroke-width="0.6"/>')
@@ -276,15 +276,14 @@ def _map(region, towns, facilities, isochrones, gaps, params) -> str:
     return "\n".join(out) + "\n" + legend
 
 
-def _threshold_band(towns_m: gpd.GeoDataFrame, bands_m: gpd.GeoDataFrame, params):
-    """The threshold band of each township kind's mode, clipped to the townships of that kind."""
+def _threshold_band(bands_m: gpd.GeoDataFrame, params):
+    """The threshold band, each place by its township kind's mode.
+
+    With one mode for everyone it is that mode's band; with a mode per kind it is the
+    ``by_kind`` row the callers add (:func:`coverage.bands.region_bands`, drawn from
+    cells, so no polygon set operation runs here).
+    """
     modes = params["modes"]
-    pieces = []
-    for kind in sorted(set(towns_m["kind"])):
-        mode = modes if isinstance(modes, str) else modes.get(kind)
-        band = bands_m[(bands_m["mode"] == mode) & (bands_m["minutes"] == params["minutes"])]
-        if len(band) == 0:
-            continue
-        area = shapely.union_all(towns_m.loc[towns_m["kind"] == kind].geometry.to_numpy())
-        pieces.append(shapely.intersection(band.geometry.iloc[0], area))
-    return shapely.union_all(pieces) if pieces else None
+    mode = modes if isinstance(modes, str) else "by_kind"
+    band = bands_m[(bands_m["mode"] == mode) & (bands_m["minutes"] == params["minutes"])]
+    return band.geometry.iloc[0] if len(band) else None

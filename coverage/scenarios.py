@@ -65,8 +65,9 @@ import pandas as pd
 import shapely
 
 from coverage import crs as crs_mod
-from coverage import routing, schema
+from coverage import schema
 from coverage.access import AccessContext, point_modes, population_within, within
+from coverage.bands import RegionCells
 from coverage.errors import InputError, write_text_atomic
 from coverage.facilities import COLUMNS as FACILITY_COLUMNS
 from coverage.facilities import active_facilities, validate_facilities
@@ -92,9 +93,6 @@ REQUIRED_FIELDS = {"move": ("lon", "lat"), "add": ("name", "type", "lon", "lat")
 FIELD_ORDER = ("lon", "lat", "crs", "year", *SET_FIELDS, "notes")
 VOCABULARIES = {"type": schema.facility_type, "grade": schema.grade,
                 "status": schema.facility_status, "location_quality": schema.location_quality}
-#: Gained or lost coverage parts smaller than this (m²) are slivers of two unions
-#: of the same roads, not a change.
-SLIVER_M2 = 1.0
 
 
 @dataclass
@@ -452,6 +450,9 @@ class ScenarioResult:
     targets: pd.DataFrame
     changes: gpd.GeoDataFrame
     facilities: pd.DataFrame
+    #: The band at ``area_minutes`` after the scenario, one boolean per cell of
+    #: the baseline's :class:`coverage.bands.RegionCells`, each cell by its own mode.
+    band_after: np.ndarray | None = None
 
     @property
     def totals(self) -> pd.DataFrame:
@@ -500,7 +501,8 @@ class Baseline:
                         if context is None else context)
         self.targets = load_targets(region)
         self._results: list | None = None
-        self._bands: dict[str, tuple[np.ndarray, shapely.Geometry]] = {}
+        self._bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._kind_band: np.ndarray | None = None
 
     def seconds(self) -> np.ndarray:
         """Each population point's seconds to its nearest facility, by its mode."""
@@ -515,11 +517,31 @@ class Baseline:
                                      context=self.context)
         return self._results
 
-    def band(self, mode: str) -> tuple[np.ndarray, shapely.Geometry]:
-        """Node seconds and the merged band at :attr:`area_minutes` (metric CRS) for ``mode``."""
+    @property
+    def cells(self) -> RegionCells:
+        """The region's band cells (:class:`coverage.bands.RegionCells`), shared by both sides."""
+        return RegionCells.cached(self.region)
+
+    def band(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """Cell seconds and the band at :attr:`area_minutes` (one boolean per cell) for ``mode``."""
         if mode not in self._bands:
-            self._bands[mode] = area_band(self.context, mode, self.types, self.area_minutes)
+            self._bands[mode] = area_band(self.context, mode, self.types, self.area_minutes,
+                                          cells=self.cells)
         return self._bands[mode]
+
+    def kind_band(self, bands: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """The band with each cell by its own mode (:attr:`modes`): ``bands`` per mode
+        (default the baseline's own)."""
+        if bands is None and self._kind_band is not None:
+            return self._kind_band
+        cell_mode = self.cells.modes(self.modes)
+        out = np.zeros(cell_mode.size, dtype=bool)
+        for mode in sorted(set(cell_mode) - {""}):
+            sel = cell_mode == mode
+            out[sel] = (self.band(mode)[1] if bands is None else bands[mode])[sel]
+        if bands is None:
+            self._kind_band = out
+        return out
 
 
 def compare(region, scenario: Scenario, *, year: int | None = None,
@@ -572,15 +594,15 @@ def compare(region, scenario: Scenario, *, year: int | None = None,
                                                           targets=baseline.targets,
                                                           context=after), region.townships)
     m = baseline.area_minutes
-    changes = coverage_changes(baseline, after,
-                               gained=~within(before_s, m) & within(after_s, m),
-                               lost=within(before_s, m) & ~within(after_s, m))
+    changes, band_after = coverage_changes(baseline, after,
+                                           gained=~within(before_s, m) & within(after_s, m),
+                                           lost=within(before_s, m) & ~within(after_s, m))
     return ScenarioResult(
         region=region.slug, region_name=region.name_zh, scenario=scenario, year=year,
         minutes=tuple(minutes), area_minutes=m, modes=modes, townships=townships,
         targets=targets, changes=changes,
         facilities=facility_changes(scenario, region.facilities, after_facilities, year,
-                                    region.metric_crs))
+                                    region.metric_crs), band_after=band_after)
 
 
 def access_changes(points: pd.DataFrame, before: np.ndarray, after: np.ndarray,
@@ -638,73 +660,65 @@ def target_changes(before: list, after: list, townships: pd.DataFrame) -> pd.Dat
 
 
 def coverage_changes(baseline: Baseline, after: AccessContext, *, gained: np.ndarray,
-                     lost: np.ndarray) -> gpd.GeoDataFrame:
+                     lost: np.ndarray) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Areas gaining and losing coverage at the baseline's ``area_minutes``, per mode (WGS-84).
 
-    For each mode, the merged band (:func:`area_band`) before and after is
-    differenced both ways and clipped to the townships whose kind travels by that
-    mode. ``gained``/``lost`` flag the population points changing state, whose
-    residents each row reports. A resident's time includes their own walk to the
-    road, an area's does not: residents can gain access inside an area already reached.
+    Each band is the coverage rule evaluated on the region's cells
+    (:func:`area_band`), each cell by its township's mode; an area gains where the
+    after band holds a cell the before band does not, and loses the other way round.
+    Differences are taken cell by cell and then traced, so no polygon set operation
+    is involved; only the changed cells are traced. ``gained``/``lost`` flag the population points changing state,
+    whose residents each row reports: they are the residents of the cells drawn.
+
+    Returns
+    -------
+    changes, band_after
+        The areas (``change``, ``mode``, ``minutes``, ``area_km2``, ``residents``,
+        ``geometry``) and the after band, one boolean per cell.
     """
     region = baseline.region
-    modes = baseline.modes
-    point_mode = point_modes(baseline.context.population, modes)
+    cells = baseline.cells
+    point_mode = point_modes(baseline.context.population, baseline.modes)
+    cell_mode = cells.modes(baseline.modes)
     weight = baseline.context.population["population"].to_numpy(dtype=float)
-    towns = region.townships.to_crs(region.metric_crs)
-    rows = []
+    cell_km2 = (cells.cells.grid.cell_m / 1000.0) ** 2
+    after_bands, rows = {}, []
     for mode in sorted(set(point_mode)):
-        before_seconds, before_band = baseline.band(mode)
-        after_seconds, after_band = area_band(after, mode, baseline.types, baseline.area_minutes,
-                                              unchanged=(before_seconds, before_band))
-        if after_band is before_band:
-            continue
-        served = (np.ones(len(towns), dtype=bool) if isinstance(modes, str) else
-                  towns["kind"].map(modes).eq(mode).to_numpy())
-        area = shapely.union_all(towns.geometry.to_numpy()[served])
-        sel = point_mode == mode
-        for change, (a, b), mask in (("gained", (after_band, before_band), gained),
-                                     ("lost", (before_band, after_band), lost)):
-            diff = shapely.intersection(shapely.difference(a, b), area)
-            parts = [p for p in shapely.get_parts(diff)
-                     if p.geom_type == "Polygon" and p.area >= SLIVER_M2]
-            if not parts and not (mask & sel).any():
+        before = baseline.band(mode)
+        after_bands[mode] = area_band(after, mode, baseline.types, baseline.area_minutes,
+                                      cells=cells, unchanged=before)[1]
+        served = cell_mode == mode
+        for change, now, was, mask in (("gained", after_bands[mode], before[1], gained),
+                                       ("lost", before[1], after_bands[mode], lost)):
+            drawn = now & ~was & served
+            sel = mask & (point_mode == mode)
+            if not drawn.any() and not sel.any():
                 continue
             rows.append({"change": change, "mode": mode, "minutes": baseline.area_minutes,
-                         "area_km2": sum(p.area for p in parts) / 1e6,
-                         "residents": float(weight[mask & sel].sum()),
-                         "geometry": shapely.multipolygons(parts) if parts else
-                         shapely.MultiPolygon()})
+                         "area_km2": float(drawn.sum()) * cell_km2,
+                         "residents": float(weight[sel].sum()),
+                         "geometry": shapely.MultiPolygon(shapely.get_parts(cells.trace(drawn)))})
     frame = gpd.GeoDataFrame(rows, columns=["change", "mode", "minutes", "area_km2", "residents",
                                             "geometry"], geometry="geometry",
                              crs=region.metric_crs)
-    return frame.to_crs("EPSG:4326")
+    return frame.to_crs("EPSG:4326"), baseline.kind_band(after_bands)
 
 
 def area_band(context: AccessContext, mode: str, types: Iterable[str], minutes: float, *,
-              unchanged: tuple[np.ndarray, shapely.Geometry] | None = None
-              ) -> tuple[np.ndarray, shapely.Geometry]:
-    """Seconds from each node to its nearest open facility of ``types`` (up to ``minutes``),
-    and the merged isochrone band (:func:`coverage.isochrones.isochrone_polygons`) they
-    reach in the region's metric CRS: timed towards the facilities, as residents travel.
+              cells: RegionCells, unchanged: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from each region cell to its nearest open facility of ``types`` by
+    ``mode``, and the cells within ``minutes``.
 
-    ``unchanged`` is another side's result, returned as it is when the node times
-    are the same (so the band is not drawn twice).
+    The cells are timed as residents are (:meth:`coverage.bands.RegionCells.seconds`:
+    the trip towards the facilities, the off-road leg), so a resident is in the band
+    exactly when counted as within ``minutes``. ``unchanged`` is another side's
+    result, returned as it is when no cell's time differs (so nothing is drawn twice).
     """
-    from coverage.isochrones import isochrone_polygons
-
-    graph = context.graph(mode)
-    facilities = context.facilities(types)
-    seconds = np.full(graph.n_nodes, np.inf)
-    if len(facilities):
-        sites = routing.snap_points(graph, facilities.geometry.x.to_numpy(),
-                                    facilities.geometry.y.to_numpy())
-        seconds, _ = routing.nearest_facility(graph, sites.node, sites.access_seconds,
-                                              limit=minutes * 60.0, to_sources=True)
+    seconds = cells.seconds(context, mode, context.facilities(types))
     if unchanged is not None and np.array_equal(seconds, unchanged[0]):
         return unchanged
-    band = isochrone_polygons(graph, seconds, [minutes]).to_crs(context.region.metric_crs)
-    return seconds, band.geometry.iloc[0]
+    return seconds, within(seconds, minutes)
 
 
 def facility_changes(scenario: Scenario, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame,

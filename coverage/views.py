@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from coverage.access import AccessContext, population_within
+from coverage.bands import region_bands
 from coverage.gaps import coverage_gaps
 from coverage.layers import (
     BANDS,
@@ -98,27 +98,14 @@ def isochrone_view(context: AccessContext, facilities: gpd.GeoDataFrame,
                    ) -> gpd.GeoDataFrame:
     """Isochrone bands (``minutes``, geometry) around ``facilities``.
 
-    With a mode per township kind, each kind's band is its mode's band clipped to
-    the townships of that kind, so the map shows the reach each resident is judged
-    by. Bands are nested and keep their holes.
+    With a mode per township kind, each place travels by its township's mode, so the
+    map shows the reach each resident is judged by (:func:`coverage.bands.region_bands`:
+    residents inside a band are those counted as within it). Bands are nested and
+    keep their holes.
     """
     if len(facilities) == 0:
         return gpd.GeoDataFrame({"minutes": []}, geometry=[], crs="EPSG:4326")
-    frames = {m: mode_isochrones(context, m, facilities, bands)
-              for m in modes_used(context.region, mode)}
-    if isinstance(mode, str):
-        return frames[mode][["minutes", "geometry"]].reset_index(drop=True)
-    towns = context.region.townships
-    rows = []
-    for minutes in bands:
-        pieces = []
-        for kind, group in towns.groupby("kind"):
-            band = frames[mode[kind]]
-            band = band.loc[band["minutes"] == minutes, "geometry"]
-            area = shapely.union_all(group.geometry.to_numpy())
-            pieces.extend(shapely.intersection(g, area) for g in band)
-        rows.append({"minutes": minutes, "geometry": shapely.union_all(pieces)})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    return region_bands(context, facilities, mode, bands)
 
 
 def gaps_view(context: AccessContext, *, minutes: float, types: Iterable[str],
@@ -144,7 +131,9 @@ def report_html(context: AccessContext, *, minutes: float, types: Iterable[str],
     facilities = context.facilities(types)
     bands = sorted({*BANDS, minutes})
     isochrones = pd.concat([mode_isochrones(context, m, facilities, bands)
-                            for m in modes_used(region, mode)], ignore_index=True)
+                            for m in modes_used(region, mode)]
+                           + [region_bands(context, facilities, mode, [minutes])
+                              .assign(mode="by_kind")], ignore_index=True)
     params = {**circle_parameters(region), "minutes": minutes, "types": types, "modes": mode}
     return render_report(
         region, year=context.year, params=params,
@@ -269,25 +258,14 @@ def what_if(base, scenario, *, minutes: float):
 def what_if_bands(base, result) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The threshold band before and after a scenario (``minutes``, geometry; WGS-84).
 
-    Before is the baseline's own band per mode (:meth:`coverage.scenarios.Baseline.band`,
-    computed once), each clipped to the townships travelling by that mode; after is
-    it with the scenario's gained areas added and lost areas taken away, the same
-    polygons :func:`coverage.scenarios.coverage_changes` drew, so nothing is routed twice.
+    Both are the coverage rule on the region's cells, each cell by its township's
+    mode: before is the baseline's (:meth:`coverage.scenarios.Baseline.kind_band`,
+    computed once), after is the one :func:`coverage.scenarios.compare` evaluated, so
+    nothing is routed twice and no polygon set operation is involved.
     """
-    region = base.region
-    metric = region.metric_crs
-    towns = region.townships.to_crs(metric)
-    pieces = []
-    for mode in modes_used(region, base.modes):
-        served = (towns if isinstance(base.modes, str)
-                  else towns[towns["kind"].map(base.modes).eq(mode)])
-        pieces.append(shapely.intersection(base.band(mode)[1],
-                                           shapely.union_all(served.geometry.to_numpy())))
-    before = shapely.union_all(pieces)
-    changes = result.changes.to_crs(metric)
-    gained = shapely.union_all(changes.loc[changes["change"] == "gained", "geometry"].to_numpy())
-    lost = shapely.union_all(changes.loc[changes["change"] == "lost", "geometry"].to_numpy())
-    after = shapely.difference(shapely.union(before, gained), lost)
-    frames = [gpd.GeoDataFrame({"minutes": [base.area_minutes]}, geometry=[g], crs=metric)
-              .to_crs("EPSG:4326") for g in (before, after)]
+    cells = base.cells
+    after = result.band_after if result.band_after is not None else base.kind_band()
+    frames = [gpd.GeoDataFrame({"minutes": [base.area_minutes]},
+                               geometry=[cells.trace(mask)], crs=base.region.metric_crs)
+              .to_crs("EPSG:4326") for mask in (base.kind_band(), after)]
     return frames[0], frames[1]

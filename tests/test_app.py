@@ -233,21 +233,11 @@ def test_every_shipped_scenario_opens_in_the_workbench(app, region):
     _open(app, "迁建与选址")
     app.radio(key="scenario_source").set_value("pack")
     _run(app)
-    failed = []
     for name in app.selectbox(key="scenario_file").options:
         app.selectbox(key="scenario_file").set_value(name)
-        _run(app)  # never a traceback
-        if app.error:
-            # Caught at the page's boundary: one line, the rest of the page still drawn.
-            assert len(app.error) == 1 and "本页出错" in app.error[0].value
-            assert app.radio(key="scenario_source").value == "pack"
-            failed.append(str(name))
-            continue
+        _run(app)
+        assert not app.error, (name, [e.value for e in app.error])
         assert "调整后覆盖" in _metrics(app), name
-    if failed:
-        # GEOS TopologyException in the bands of these scenarios: the bands branch traces
-        # bands from raster cells (issue 14 item 3); remove this once it is merged.
-        pytest.xfail(f"bands crash on {failed}")
 
 
 def test_no_error_details_reach_a_viewer():

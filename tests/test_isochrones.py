@@ -1,4 +1,4 @@
-"""Isochrones: reached roads cut at the right point, holes kept, bands nested."""
+"""Isochrones: the coverage rule drawn on cells; residents inside are those counted."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import shapely
 from shapely import affinity
 
 from coverage import routing
-from coverage.isochrones import facility_isochrones, isochrone_polygons
+from coverage.access import within
+from coverage.isochrones import facility_isochrones, graph_cells, isochrone_polygons
 from coverage.network import RoadNetwork
 
 METRIC = "EPSG:32648"
@@ -62,92 +63,78 @@ def grid(k: int, spacing: float) -> RoadNetwork:
 
 
 @pytest.fixture(scope="module")
-def line_graph() -> routing.Graph:
-    # A straight street east: node 1 is exactly 15 minutes' walk from node 0.
-    reach = 900.0 * WALK_MS
-    return routing.build_graph(network({0: (0, 0), 1: (reach, 0), 2: (2 * reach, 0)},
-                                       [(0, 1), (1, 2)]), "walk", metric_crs=METRIC)
-
-
-@pytest.fixture(scope="module")
 def grid_graph() -> routing.Graph:
     return routing.build_graph(grid(9, 200.0), "walk", metric_crs=METRIC)
 
 
-def test_road_reached_at_exactly_the_band_is_inside(line_graph):
-    iso = isochrone_polygons(line_graph, np.array([0.0, 900.0, 1800.0]), [15], buffer_m=1.0)
-    shape = metric(iso)
-    reach = 900.0 * WALK_MS
-    assert shape.covers(shapely.Point(reach, 0))
-    assert not shape.intersects(shapely.Point(reach + 3.0, 0))
+def centres(graph, minutes: float):
+    """Every cell centre of the graph's band grid, WGS-84, and the cells."""
+    cells = graph_cells(graph, minutes * 60.0)
+    return cells, cells.lon, cells.lat
 
 
-def test_facility_reached_at_exactly_the_band_is_inside(line_graph):
-    # An access leg of exactly 15 minutes: the facility's node is inside, and only it.
-    iso = facility_isochrones(line_graph, [1, 1], [15], source_offsets=[900.0, 900.001],
-                              buffer_m=10.0)
-    reached, beyond = iso.to_crs(METRIC).geometry
-    assert reached.area == pytest.approx(np.pi * 100, rel=0.05)
-    assert beyond.is_empty
+def counted(graph, lon, lat, source_nodes, offsets=None):
+    """Seconds from each point to the nearest source, by the coverage rule itself."""
+    snap = routing.snap_points(graph, lon, lat)
+    seconds, _ = routing.nearest_facility(graph, source_nodes, offsets, to_sources=True)
+    out = np.full(len(lon), np.inf)
+    ok = snap.node >= 0
+    out[ok] = snap.access_seconds[ok] + seconds[snap.node[ok]]
+    return out
 
 
-def test_facility_at_a_dead_end_keeps_its_own_spot():
-    # Cars may only drive into node 1: a facility there reaches nothing but itself.
-    net = network({0: (0, 0), 1: (500, 0)}, [(0, 1)])
+def test_a_place_reached_at_exactly_the_band_is_inside():
+    # A node on a cell centre reached in exactly 15 minutes: its cell is in, not at 900.01 s.
+    net = network({0: (20, 20), 1: (20 + 1125, 20)}, [(0, 1)])
+    graph = routing.build_graph(net, "walk", metric_crs=METRIC)
+    exact = metric(isochrone_polygons(graph, np.array([900.0, np.inf]), [15]))
+    assert exact.covers(shapely.Point(20, 20))
+    late = metric(isochrone_polygons(graph, np.array([900.01, np.inf]), [15]))
+    assert late.is_empty
+
+
+def test_band_holds_exactly_the_places_counted(grid_graph):
+    sources, offsets = [10, 60], [0.0, 90.0]
+    seconds, _ = routing.nearest_facility(grid_graph, sources, offsets, to_sources=True)
+    iso = isochrone_polygons(grid_graph, seconds, [3, 7])
+    cells, lon, lat = centres(grid_graph, 7)
+    time = counted(grid_graph, lon, lat, sources, offsets)
+    for minutes, shape in zip(iso["minutes"], iso.geometry):
+        inside = shapely.contains_xy(shape, lon, lat)
+        assert (inside == within(time, minutes)).all()
+        assert inside.any() and not inside.all()
+
+
+def test_one_way_streets_count_the_trip_towards_the_facility():
+    # A -> B -> C one-way by car, the facility at B. A place 80% along A -> B (30 m
+    # short of B) walks to B and is in; a place near C, whose node cannot reach B, is out.
+    net = network({0: (20, 20), 1: (170, 20), 2: (320, 20)}, [(0, 1), (1, 2)])
     net.edges["oneway"] = True
     graph = routing.build_graph(net, "car", metric_crs=METRIC)
-    shape = metric(facility_isochrones(graph, [1], [5], buffer_m=10.0))
-    assert shape.area == pytest.approx(np.pi * 100, rel=0.05)
-    assert shape.centroid.distance(shapely.Point(500, 0)) < 0.01
-
-
-def test_road_reached_from_both_ends_keeps_its_unreached_middle():
-    graph = routing.build_graph(network({0: (0, 0), 1: (2000, 0)}, [(0, 1)]), "walk",
-                                metric_crs=METRIC)
-    seconds, _ = routing.nearest_facility(graph, [0, 1])
-    shape = metric(isochrone_polygons(graph, seconds, [10], buffer_m=5.0))
-    reach = 600.0 * WALK_MS
-    assert len(shape.geoms) == 2
-    assert shape.area == pytest.approx(2 * (reach * 10 + np.pi * 25), rel=0.01)
-    assert not shape.intersects(shapely.Point(1000, 0))
-
-
-def test_partial_edge_cut_at_the_reachable_fraction(line_graph):
-    # From node 0 at 10 minutes: 600/900 of the first street.
-    seconds, _ = routing.nearest_facility(line_graph, [0])
-    shape = metric(isochrone_polygons(line_graph, seconds, [10], buffer_m=5.0))
-    minx, miny, maxx, maxy = shape.bounds
-    assert minx == pytest.approx(-5.0, abs=0.01)
-    assert maxx == pytest.approx(600.0 * WALK_MS + 5.0, abs=0.01)
-    assert maxy - miny == pytest.approx(10.0, abs=0.01)
-
-
-def test_partial_edge_cut_along_its_geometry():
-    # An L-shaped street 1000 m east then 1000 m north; 75% of it is reached.
-    net = network({0: (0, 0), 1: (1000, 1000)}, [(0, 1)],
-                  geometry={0: [(0, 0), (1000, 0), (1000, 1000)]})
-    graph = routing.build_graph(net, "walk", metric_crs=METRIC)
-    minutes = 0.75 * 2000.0 / WALK_MS / 60.0
-    shape = metric(facility_isochrones(graph, [0], [minutes], buffer_m=2.0))
-    assert shape.bounds == pytest.approx((-2.0, -2.0, 1002.0, 502.0), abs=0.01)
-    assert shape.area == pytest.approx(1500 * 4 + np.pi * 4, rel=0.01)
+    snap = routing.snap_points(graph, *_TO_WGS.transform(X0 + 170.0, Y0 + 20.0))
+    seconds, _ = routing.nearest_facility(graph, snap.node, snap.access_seconds, to_sources=True)
+    shape = metric(isochrone_polygons(graph, seconds, [1]))
+    assert shape.covers(shapely.Point(140, 20))
+    assert not shape.intersects(shapely.Point(300, 20))
+    assert np.isinf(seconds[2]) and seconds[0] < 60
 
 
 def test_ring_road_keeps_the_unreached_valley_as_a_hole():
-    # A 2 km square ring road around an empty valley, walked from one corner.
-    corners = {0: (0, 0), 1: (2000, 0), 2: (2000, 2000), 3: (0, 2000)}
-    graph = routing.build_graph(network(corners, [(0, 1), (1, 2), (2, 3), (3, 0)]), "walk",
-                                metric_crs=METRIC)
-    iso = facility_isochrones(graph, [0], [60])
-    shape = metric(iso)
-    assert shape.geom_type == "Polygon"
-    assert len(shape.interiors) == 1
-    assert not shape.intersects(shapely.Point(1000, 1000))
-    assert shape.covers(shapely.Point(2000, 2000))
+    # A 4 km square ring road, every node reached at once: the valley is too far to walk.
+    side = [(x, 0) for x in range(0, 4000, 100)] + [(4000, y) for y in range(0, 4000, 100)]
+    side += [(4000 - x, 4000) for x in range(0, 4000, 100)]
+    side += [(0, 4000 - y) for y in range(0, 4000, 100)]
+    points = dict(enumerate(side))
+    roads = [(i, (i + 1) % len(side)) for i in range(len(side))]
+    graph = routing.build_graph(network(points, roads), "walk", metric_crs=METRIC)
+    shape = metric(isochrone_polygons(graph, np.zeros(graph.n_nodes), [5]))
+    assert shape.geom_type == "Polygon" and len(shape.interiors) == 1
+    assert not shape.intersects(shapely.Point(2000, 2000))
+    assert shape.covers(shapely.Point(4000, 4000))
 
 
 def test_bands_are_nested_and_valid_wgs84(grid_graph):
-    seconds, _ = routing.nearest_facility(grid_graph, [0, 80], [0.0, 120.0])
+    seconds, _ = routing.nearest_facility(grid_graph, [0, 80], [0.0, 120.0], to_sources=True)
     iso = isochrone_polygons(grid_graph, seconds, [8, 2, 4, 6])
     assert iso.crs.to_epsg() == 4326
     assert list(iso["minutes"]) == [2, 4, 6, 8]
@@ -159,57 +146,28 @@ def test_bands_are_nested_and_valid_wgs84(grid_graph):
         assert large.area > small.area
 
 
-def test_bands_match_a_direct_construction(grid_graph):
-    # The definition, edge by edge: every reached edge cut at its reachable fraction,
-    # every reached node, each buffered (as coarsely as the library), all unioned.
-    seconds, _ = routing.nearest_facility(grid_graph, [10, 60], [0.0, 90.0])
-    limit = 7 * 60.0
-    parts = [shapely.Point(x, y).buffer(75, quad_segs=4) for x, y, t in
-             zip(grid_graph.x, grid_graph.y, seconds) if t <= limit]
-    for u, v, edge_seconds in zip(grid_graph.edge_u, grid_graph.edge_v, grid_graph.edge_seconds):
-        if seconds[u] <= limit:
-            f = min(1.0, (limit - seconds[u]) / edge_seconds)
-            start = np.array([grid_graph.x[u], grid_graph.y[u]])
-            end = start + f * (np.array([grid_graph.x[v], grid_graph.y[v]]) - start)
-            parts.append(shapely.LineString([start, end]).buffer(75, quad_segs=4))
-    expected = shapely.union_all(parts)
-    shape = isochrone_polygons(grid_graph, seconds, [7]).to_crs(METRIC).geometry.iloc[0]
-    assert shape.symmetric_difference(expected).area < 1e-6 * expected.area
-    assert shapely.get_num_interior_rings(shape.geoms).sum() == (
-        shapely.get_num_interior_rings(expected.geoms).sum())
-
-
-def test_large_groups_dissolved_in_chunks_give_the_same_polygon(grid_graph, monkeypatch):
-    import coverage.isochrones
-
-    seconds, _ = routing.nearest_facility(grid_graph, [10, 60])
-    whole = isochrone_polygons(grid_graph, seconds, [4, 8]).to_crs(METRIC).geometry
-    monkeypatch.setattr(coverage.isochrones, "_CHUNK_PIECES", 3)
-    chunked = isochrone_polygons(grid_graph, seconds, [4, 8]).to_crs(METRIC).geometry
-    assert chunked.is_valid.all()
-    for a, b in zip(whole, chunked):
-        assert a.symmetric_difference(b).area < 1e-6 * a.area
-
-
 def test_merged_bands_are_the_union_of_facility_isochrones(grid_graph):
     sources, offsets = [0, 40, 70], [0.0, 60.0, 200.0]
-    seconds, _ = routing.nearest_facility(grid_graph, sources, offsets)
+    seconds, _ = routing.nearest_facility(grid_graph, sources, offsets, to_sources=True)
     merged = isochrone_polygons(grid_graph, seconds, [5, 10])
     each = facility_isochrones(grid_graph, sources, [5, 10], source_ids=["a", "b", "c"],
                                source_offsets=offsets)
     assert list(each.columns) == ["facility_id", "minutes", "geometry"]
     assert list(each["facility_id"]) == ["a", "a", "b", "b", "c", "c"]
     assert each.geometry.is_valid.all()
-    for minutes, band in merged.to_crs(METRIC).groupby("minutes"):
-        union = each[each["minutes"] == minutes].to_crs(METRIC).geometry.union_all()
-        assert union.area == pytest.approx(band.geometry.iloc[0].area, rel=0.005)
-        assert union.symmetric_difference(band.geometry.iloc[0]).area < 0.005 * union.area
+    _, lon, lat = centres(grid_graph, 10)
+    for minutes, band in zip(merged["minutes"], merged.geometry):
+        inside = np.zeros(lon.size, dtype=bool)
+        for shape in each.loc[each["minutes"] == minutes, "geometry"]:
+            inside |= shapely.contains_xy(shape, lon, lat)
+        assert (inside == shapely.contains_xy(band, lon, lat)).all()
 
 
 def test_access_leg_shrinks_the_isochrone(grid_graph):
     # 10 minutes spent reaching the road leaves 5 of a 15-minute band.
-    late = facility_isochrones(grid_graph, [40], [15], source_offsets=[600.0])
-    early = facility_isochrones(grid_graph, [40], [5])
+    cells = graph_cells(grid_graph, 15 * 60.0)
+    late = facility_isochrones(grid_graph, [40], [15], source_offsets=[600.0], cells=cells)
+    early = facility_isochrones(grid_graph, [40], [5], cells=cells)
     assert late.geometry.iloc[0].equals(early.geometry.iloc[0])
 
 
@@ -219,7 +177,7 @@ def test_unsnapped_facility_gets_an_empty_polygon(grid_graph):
 
 
 def test_output_is_deterministic(grid_graph):
-    seconds, _ = routing.nearest_facility(grid_graph, [0, 44])
+    seconds, _ = routing.nearest_facility(grid_graph, [0, 44], to_sources=True)
     first = isochrone_polygons(grid_graph, seconds, [3, 6])
     second = isochrone_polygons(grid_graph, seconds.copy(), [3, 6])
     assert first.geometry.to_wkb().tolist() == second.geometry.to_wkb().tolist()
@@ -232,23 +190,44 @@ def test_bad_bands_are_rejected(grid_graph):
         isochrone_polygons(grid_graph, np.zeros(3), [5])
 
 
-def test_helsinki_facility_isochrones():
+@pytest.fixture(scope="module")
+def helsinki_car():
     from coverage.network import read_network
 
-    graph = routing.build_graph(read_network(HELSINKI), "walk")
+    return routing.build_graph(read_network(HELSINKI), "car")
+
+
+def test_helsinki_by_car_residents_inside_equal_residents_counted(helsinki_car):
+    # One-way streets matter by car: the band times the trip towards the facility.
+    graph = helsinki_car
+    assert graph.edge_u.size < 2 * graph.csr.nnz  # some streets are one-way
     rng = np.random.default_rng(0)
-    lon = rng.uniform(*np.percentile(graph.lon, [25, 75]), size=4)
-    lat = rng.uniform(*np.percentile(graph.lat, [25, 75]), size=4)
-    snap = routing.snap_points(graph, lon, lat)
-    iso = facility_isochrones(graph, snap.node, [5, 10], source_offsets=snap.access_seconds)
-    assert len(iso) == 8
-    assert iso.geometry.is_valid.all()
-    reached = iso[~iso.geometry.is_empty]
-    assert len(reached) >= 6
-    hull = shapely.MultiPoint(np.column_stack([graph.lon, graph.lat])).convex_hull
-    assert reached.geometry.within(hull.buffer(0.01)).all()
-    areas = reached.to_crs(graph.metric_crs).area.to_numpy().reshape(-1, 2)
-    assert (areas[:, 1] >= areas[:, 0]).all()
+    lon = rng.uniform(*np.percentile(graph.lon, [25, 75]), size=5)
+    lat = rng.uniform(*np.percentile(graph.lat, [25, 75]), size=5)
+    sites = routing.snap_points(graph, lon, lat)
+    seconds, _ = routing.nearest_facility(graph, sites.node, sites.access_seconds,
+                                          to_sources=True)
+    cells = graph_cells(graph, 5 * 60.0)
+    iso = isochrone_polygons(graph, seconds, [2, 5], cells=cells)
+    # Residents at cell centres: exactly equal.
+    time = counted(graph, cells.lon, cells.lat, sites.node, sites.access_seconds)
+    for minutes, shape in zip(iso["minutes"], iso.geometry):
+        inside = shapely.contains_xy(shape, cells.lon, cells.lat)
+        assert (inside == within(time, minutes)).all() and inside.sum() > 100
+    # Residents anywhere are judged by their cell's centre: a few of them, near the
+    # band's edge, are counted differently from where they stand (the cell tolerance).
+    plon = rng.uniform(*np.percentile(graph.lon, [10, 90]), size=3000)
+    plat = rng.uniform(*np.percentile(graph.lat, [10, 90]), size=3000)
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", graph.metric_crs,
+                                       always_xy=True).transform(plon, plat)
+    cx, cy = cells.grid.centres(cells.grid.cell_of(x, y))
+    clon, clat = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326",
+                                             always_xy=True).transform(cx, cy)
+    inside = shapely.contains_xy(iso.geometry.iloc[1], plon, plat)
+    centre = within(counted(graph, clon, clat, sites.node, sites.access_seconds), 5)
+    own = within(counted(graph, plon, plat, sites.node, sites.access_seconds), 5)
+    assert (inside == centre).all() and inside.sum() > 100
+    assert (inside != own).mean() < 0.05
 
 
 def test_cli_writes_wgs84_geojson(tmp_path):
@@ -271,3 +250,13 @@ def test_cli_writes_wgs84_geojson(tmp_path):
     assert list(bands["minutes"]) == [5, 10]
     union = iso[iso["minutes"] == 10].to_crs(32648).union_all()
     assert union.area == pytest.approx(bands.to_crs(32648).geometry.iloc[1].area, rel=0.005)
+
+
+def test_facilities_searched_in_chunks_give_the_same_isochrones(grid_graph, monkeypatch):
+    import coverage.isochrones
+
+    sources, offsets = [0, 40, -1, 70, 12], [0.0, 60.0, 0.0, 200.0, 30.0]
+    whole = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets)
+    monkeypatch.setattr(coverage.isochrones, "_CHUNK_FACILITIES", 2)
+    chunked = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets)
+    assert whole.geometry.to_wkb().tolist() == chunked.geometry.to_wkb().tolist()

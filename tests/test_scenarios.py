@@ -186,9 +186,6 @@ def test_adding_a_facility_has_no_losers_and_sums_add_up(region, baseline):
         assert total["net"] == pytest.approx(total["covered_after"] - total["covered_before"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 5 (bands branch): scenarios.area_band "
-                   "does not yet draw the straight off-road walks to a facility that coverage "
-                   "counts (routing.direct_pairs), so gained residents exceed the drawn gain")
 def test_drawn_gain_equals_counted_gain_when_adding_a_facility(region, baseline):
     result = _add_at_farthest(region, baseline)
     gained15 = result.totals.set_index("minutes").loc[15, "gained"]
