@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from coverage.choices import GRADE_SEPARATED, REPAIR_TOLERANCE_M
+
 #: Years a plan can be about (facilities' opening years are checked the same way).
 YEARS = (1900, 2100)
 
@@ -60,3 +62,25 @@ def minutes_list(text: str) -> list[float]:
         return [minutes(t.strip()) for t in bands]
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (in {text!r}; expected such as 5,10,15,30)") from None
+
+
+def add_network_arguments(parser, *, crs_alias: bool = False) -> None:
+    """Register the road-file flags (read by :func:`coverage.roadfile.options_from_args`) shared by every command that reads a road network.
+
+    ``--network-crs`` is also ``--crs`` with ``crs_alias`` (``network info``/``repair``,
+    where no other file has a CRS).
+    """
+    group = parser.add_argument_group("road file 路网文件 (default: region.toml [network])")
+    group.add_argument(*(("--network-crs", "--crs") if crs_alias else ("--network-crs",)),
+                       dest="network_crs", help="CRS of the road file: GCJ02, BD09, EPSG:n")
+    group.add_argument("--class-column", help="road-class column (default: found by name or values)")
+    group.add_argument("--class-mapping", help="CSV name,highway of extra class names or codes")
+    group.add_argument("--default-class", help="class of every road when the file has no class column")
+    group.add_argument("--speed-column", help="speed column (km/h) standing in for a class column")
+    group.add_argument("--oneway-column", help="one-way column")
+    group.add_argument("--oneway-codes", help="one-way coding: navinfo, or CODE=both|forward|backward,...")
+    group.add_argument("--bridge-column", help="bridge/tunnel column: flagged roads are never noded")
+    group.add_argument("--grade-separated", help="classes never noded at crossings, comma-separated "
+                       f"(default: {','.join(GRADE_SEPARATED)})")
+    group.add_argument("--tolerance", type=float, help="repair tolerance in metres "
+                       f"(default: {REPAIR_TOLERANCE_M:g})")

@@ -13,3 +13,9 @@ MODELS = ("mclp", "lscp", "pmedian")
 TIME_LIMIT_S = 60.0
 #: Where batch parts run (see :mod:`coverage.batch`).
 BACKENDS = ("inline", "processes", "dask")
+#: Road classes never noded where they cross another road nor joined from an at-grade
+#: road's end (快速路, 高速公路 and 匝道 cross other roads on bridges or in tunnels).
+GRADE_SEPARATED = ("快速路", "高速公路", "匝道")
+#: Default repair tolerance (m): dead ends this close to another road are joined, and
+#: :mod:`coverage.network_repair` reports them as near misses.
+REPAIR_TOLERANCE_M = 20.0

@@ -115,14 +115,8 @@ def _add_routing_options(p) -> None:
     p.add_argument("--types", help="facility types, comma-separated (default: all)")
     p.add_argument("--year", type=arguments.year, help="facilities open in this year (default: existing now)")
     p.add_argument("--network", help="road network file (default: the pack's network)")
-    _network_arguments(p)
+    arguments.add_network_arguments(p)
     _add_dem_option(p)
-
-
-def _network_arguments(p, **kw) -> None:
-    from coverage.roadfile import add_network_arguments
-
-    add_network_arguments(p, **kw)
 
 
 def _add_dem_option(p) -> None:
@@ -221,13 +215,13 @@ def _add_network(sub) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     info = actions.add_parser("info", help="print nodes, edges, connectivity and length by class")
     info.add_argument("file", help="road network: .osm, .osm.pbf, .graphml, .shp, .gpkg, .geojson")
-    _network_arguments(info, crs_alias=True)
+    arguments.add_network_arguments(info, crs_alias=True)
     info.set_defaults(func=_run_network_info)
     repair = actions.add_parser("repair", help="repair a road file: node at-grade crossings, join "
                                 "T-junctions and dead ends within the tolerance, drop duplicates")
     repair.add_argument("file", help="road file: .shp, .gpkg, .geojson")
     repair.add_argument("--out", required=True, help="new GeoPackage: layers roads, repairs, disconnected")
-    _network_arguments(repair, crs_alias=True)
+    arguments.add_network_arguments(repair, crs_alias=True)
     repair.set_defaults(func=_run_network_repair)
     fetch = actions.add_parser("fetch", help="download a region's OpenStreetMap roads into its cache")
     fetch.add_argument("region", nargs="?", default=".", help="region pack folder (default: .)")

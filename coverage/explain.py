@@ -3,7 +3,7 @@
 The dashboard names each failing township of the 15-minute circle with its share
 against the requirement and the cause: residents no facility reaches within the
 threshold, residents off the road network (farther than
-:data:`coverage.modes.MAX_ACCESS_M` from every usable road, so no trip is counted),
+:data:`coverage.modes.OFF_NETWORK_M` from every usable road: their long off-road walk counts),
 or missing data (no residents in the township). Other failing targets get the
 rule's own cause in one sentence.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from coverage.access import AccessContext, point_modes, within
+from coverage.access import AccessContext, within
 from coverage.targets import circle_parameters
 
 #: Causes of a township failing the circle, in the order they are named.
@@ -41,6 +41,7 @@ _RULE_CAUSE = {
         "ratio": "名录中该项人员或床位数低于按常住人口计算的要求（或数据不全）。",
         "tiered": "三级诊疗体系按层级计数：未达标的层级在此街镇缺少相应机构或超出时间。",
         "circle": "这些街镇在阈值时间内可达机构的居民比例低于要求。",
+        "count": "名录中符合等级或称号的机构数量未达到规划要求。",
     },
     "en": {
         "one_per_township": "These townships have no open township health centre or community health service centre.",
@@ -50,6 +51,7 @@ _RULE_CAUSE = {
         "ratio": "The register's staff or beds fall short of the requirement per resident (or the data are incomplete).",
         "tiered": "Tiers are counted level by level: a failing tier lacks a facility or the time in these townships.",
         "circle": "Fewer residents than required reach a facility within the threshold.",
+        "count": "The register holds fewer facilities of the grade or designation than the plan requires.",
     },
 }
 
@@ -70,24 +72,17 @@ def circle_failures(context: AccessContext, *, params: dict | None = None) -> pd
     pandas.DataFrame
         One row per failing township (lowest share first): ``code``, ``name``,
         ``population``, ``covered``, ``share``, ``required``, ``off_network``
-        (residents farther than the access cap from every usable road),
+        (residents farther than :data:`coverage.modes.OFF_NETWORK_M` from every usable road),
         ``unreached`` (the other uncovered residents) and ``cause``
         (one of :data:`CAUSES`).
     """
-    from coverage.modes import MAX_ACCESS_M
-
     params = params or circle_parameters(context.region)
     required = float(params.get("required_share", 1.0))
     points = context.population
     weight = points["population"].to_numpy(dtype=float)
     seconds, _ = context.seconds_by_kind(params["modes"], context.facilities(params["types"]))
     covered = within(seconds, params["minutes"])
-    modes = point_modes(points, params["modes"])
-    off = np.zeros(len(points), dtype=bool)
-    for mode in set(modes):
-        mine = modes == mode
-        # The context's own snaps: the same access rule the targets count by.
-        off[mine] = ~(context._snap(mode).distance_m[mine] <= MAX_ACCESS_M)
+    off = context.off_network(params["modes"])  # the same rule the targets report by
     codes = points["township_code"].astype(str).to_numpy()
     table = pd.DataFrame({"code": codes, "population": weight,
                           "covered": np.where(covered, weight, 0.0),
@@ -108,13 +103,13 @@ def circle_failures(context: AccessContext, *, params: dict | None = None) -> pd
 
 def township_sentences(failures: pd.DataFrame, lang: str = "zh") -> list[str]:
     """One sentence per row of :func:`circle_failures`, in ``lang``."""
-    from coverage.modes import MAX_ACCESS_M
+    from coverage.modes import OFF_NETWORK_M
 
     text = _SENTENCE[lang]
     return [text[row["cause"]].format(
         name=row["name"], share=0.0 if pd.isna(row["share"]) else row["share"],
         required=row["required"], off=row["off_network"], unreached=row["unreached"],
-        minutes=row["minutes"], metres=MAX_ACCESS_M) for row in failures.to_dict("records")]
+        minutes=row["minutes"], metres=OFF_NETWORK_M) for row in failures.to_dict("records")]
 
 
 def rule_cause(rule: str, lang: str = "zh") -> str:

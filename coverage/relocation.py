@@ -53,7 +53,7 @@ class SnappedSite:
 
 def snap_site(graph: routing.Graph, lon: float, lat: float) -> SnappedSite:
     """The nearest node of ``graph`` open to its mode to a picked point (WGS-84)."""
-    snap = routing.snap_points(graph, [lon], [lat], max_access_m=np.inf)
+    snap = routing.snap_points(graph, [lon], [lat])
     node = int(snap.node[0])
     if node < 0:
         raise ValueError(f"the point {lon:.5f}, {lat:.5f} cannot be placed on the network")

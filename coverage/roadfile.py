@@ -24,7 +24,7 @@ the road class under many names and codings. :func:`read_road_file` reads them i
 
 The options live in :class:`RoadFileOptions`: a pack's ``region.toml`` ``[network]``
 table (:func:`options_from_table`) gives them to every command, the app and batch, and
-:func:`add_network_arguments` gives every command that reads a road network the same
+:func:`coverage.arguments.add_network_arguments` gives every command that reads a road network the same
 flags (:func:`options_from_args` lays them over the pack's).
 """
 
@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coverage.choices import GRADE_SEPARATED, REPAIR_TOLERANCE_M  # shared with the parser
 from coverage.errors import InputError
 from coverage.network import (
     DEFAULT_ROAD_CLASSES,
@@ -68,13 +69,6 @@ BRIDGE_COLUMNS = ("桥梁", "桥隧", "bridge", "tunnel", "brunnel")
 #: be taken as the class column when no column name matches.
 DETECTION_SHARE = 0.95
 
-#: Classes never noded where they cross another road nor joined from an at-grade
-#: road's end (快速路, 高速公路 and 匝道 cross other roads on bridges or in tunnels).
-GRADE_SEPARATED = ("快速路", "高速公路", "匝道")
-
-#: Default repair tolerance (m): dead ends this close to another road are joined, and
-#: :mod:`coverage.network_repair` reports them as near misses.
-REPAIR_TOLERANCE_M = 20.0
 
 #: One-way codings by name; values ``both`` (two-way), ``forward`` (one-way along the
 #: line), ``backward`` (one-way against it).
@@ -201,30 +195,8 @@ def options_from_table(table: dict, root: Path, manifest: Path) -> RoadFileOptio
     return RoadFileOptions(**values)
 
 
-def add_network_arguments(parser, *, crs_alias: bool = False) -> None:
-    """Register the road-file flags shared by every command that reads a road network.
-
-    ``--network-crs`` is also ``--crs`` with ``crs_alias`` (``network info``/``repair``,
-    where no other file has a CRS).
-    """
-    group = parser.add_argument_group("road file 路网文件 (default: region.toml [network])")
-    group.add_argument(*(("--network-crs", "--crs") if crs_alias else ("--network-crs",)),
-                       dest="network_crs", help="CRS of the road file: GCJ02, BD09, EPSG:n")
-    group.add_argument("--class-column", help="road-class column (default: found by name or values)")
-    group.add_argument("--class-mapping", help="CSV name,highway of extra class names or codes")
-    group.add_argument("--default-class", help="class of every road when the file has no class column")
-    group.add_argument("--speed-column", help="speed column (km/h) standing in for a class column")
-    group.add_argument("--oneway-column", help="one-way column")
-    group.add_argument("--oneway-codes", help="one-way coding: navinfo, or CODE=both|forward|backward,...")
-    group.add_argument("--bridge-column", help="bridge/tunnel column: flagged roads are never noded")
-    group.add_argument("--grade-separated", help="classes never noded at crossings, comma-separated "
-                       f"(default: {','.join(GRADE_SEPARATED)})")
-    group.add_argument("--tolerance", type=float, help="repair tolerance in metres "
-                       f"(default: {REPAIR_TOLERANCE_M:g})")
-
-
 def options_from_args(args, base: RoadFileOptions | None = None) -> RoadFileOptions:
-    """The flags of :func:`add_network_arguments` laid over ``base`` (a pack's options)."""
+    """The flags of :func:`coverage.arguments.add_network_arguments` laid over ``base`` (a pack's options)."""
     base = base or RoadFileOptions()
     given = {
         "crs": args.network_crs, "class_column": args.class_column,
@@ -631,7 +603,7 @@ def open_network(path: str | Path, options: RoadFileOptions | None = None, *,
 def command_network(args, region=None) -> RoadNetwork:
     """The network a command works on: ``--network`` or the pack's, read with the pack's
     ``[network]`` options (its reading options only for its own file) under the
-    command's flags (:func:`add_network_arguments`)."""
+    command's flags (:func:`coverage.arguments.add_network_arguments`)."""
     base = getattr(region, "network_options", None) or RoadFileOptions()
     path = getattr(args, "network", None)
     if path is not None and (region is None or region.network_path is None

@@ -198,7 +198,8 @@ ZH = {
                          "closing_year": "关闭年份", "replaces": "替代", "source": "来源",
                          "location_quality": "位置精度", "aliases": "别名", "physicians": "医师",
                          "nurses": "护士", "gps": "全科医生", "public_health_staff": "公共卫生人员",
-                         "ambulances": "救护车", "source_quote": "原文"},
+                         "ambulances": "救护车", "source_quote": "原文",
+                         "designations": "称号", "grades": "分年等级"},
     "provenance_zh_note": "各图层出处原文（英文）见英文界面。",
     "gaps_split": "未覆盖 {uncovered:,.0f} 人：其中 {mapped:,.0f} 人在图中 {n} 处服务盲区（按街镇划分），其余 {rest:,.0f} 人分散在不足 {min:g} 人的小片区，图中不单独标出。",
 }
@@ -405,7 +406,8 @@ EN = {
                          "location_quality": "Location quality", "aliases": "Aliases",
                          "physicians": "Physicians", "nurses": "Nurses",
                          "gps": "General practitioners", "public_health_staff": "Public-health staff",
-                         "ambulances": "Ambulances", "source_quote": "Quote"},
+                         "ambulances": "Ambulances", "source_quote": "Quote",
+                         "designations": "Designations", "grades": "Grades by year"},
     "provenance_zh_note": "",
     "gaps_split": "{uncovered:,.0f} residents uncovered: {mapped:,.0f} in the {n} gaps mapped (split by township), the other {rest:,.0f} in patches of fewer than {min:g} residents, not drawn.",
 }

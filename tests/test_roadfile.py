@@ -8,12 +8,12 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from coverage import arguments
 from coverage.cli import main
 from coverage.errors import InputError
 from coverage.network import check_overpass, read_network
 from coverage.roadfile import (
     RoadFileWarning,
-    add_network_arguments,
     navinfo_class,
     options_from_args,
     route_class,
@@ -123,7 +123,7 @@ def test_every_command_with_network_takes_the_same_flags():
     for name in ("info", "repair"):
         assert flags | {"--crs"} <= set(network[name]._option_string_actions), name
     parser = argparse.ArgumentParser()
-    add_network_arguments(parser)
+    arguments.add_network_arguments(parser)
     options = options_from_args(parser.parse_args(["--oneway-codes", "1=both,2=forward",
                                                    "--grade-separated", "快速路,高速公路"]))
     assert options.oneway_codes == {"1": "both", "2": "forward"}
