@@ -123,9 +123,10 @@ def check_target(path: str | os.PathLike, *, folder: bool, region=None,
 
 def replaceable(folder: Path, own_names: Iterable[str] = ()) -> bool:
     """Whether ``folder`` may be replaced: missing, empty, marked, or only our files."""
-    if not folder.exists():
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except FileNotFoundError:  # missing, or swapped away by a concurrent run just now
         return True
-    names = {p.name for p in folder.iterdir()}
     return not names or MARKER in names or names <= set(own_names)
 
 
