@@ -31,7 +31,7 @@ from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.layers import csv_text, geojson_text
 from coverage.region import find_regions, load_region
-from coverage.targets import circle_parameters, format_results
+from coverage.targets import REGISTER_RULES, circle_parameters, format_results
 from coverage.ui_text import TEXT
 
 #: Where the region packs are found: this repository, or COVERAGE_APP_ROOT (a folder of
@@ -39,8 +39,6 @@ from coverage.ui_text import TEXT
 ROOT = Path(os.environ.get("COVERAGE_APP_ROOT") or Path(__file__).resolve().parent)
 LOG = logging.getLogger("coverage.app")
 #: Badge colour per target status (text badges: no emoji font is needed).
-#: Target rules whose value is counted from the register (名录统计), not modelled (测算).
-REGISTER_RULES = {"one_per_township", "one_per_village", "ratio"}
 STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient data": "orange"}
 
 

@@ -138,7 +138,7 @@ def _mode_zh(mode: str) -> str:
 
 
 def _targets_table(frame: pd.DataFrame) -> str:
-    header = ("<tr><th>目标 Target</th><th>实测 Measured</th><th>要求 Required</th>"
+    header = ("<tr><th>目标 Target</th><th>测算或统计值 Value</th><th>要求 Required</th>"
               "<th>结论 Result</th><th>未达标街镇 Failing townships</th><th>依据 Source</th></tr>")
     rows = ["<table>", header]
     for r in frame.to_dict(orient="records"):

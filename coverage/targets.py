@@ -785,6 +785,10 @@ DEFAULTS: dict[str, dict] = {
                           "district": "区 district"}},
 }
 
+#: Rules whose value is counted from the register (名录统计); the others are modelled
+#: on the network and the estimated population (测算).
+REGISTER_RULES = frozenset({"one_per_township", "one_per_village", "ratio", "count"})
+
 RULES: dict[str, Rule] = {
     "circle": Rule(measure_circle, judge_circle),
     "one_per_township": Rule(measure_one_per_township, judge_one_per_township),
@@ -864,7 +868,8 @@ def format_results(frame: pd.DataFrame, fmt: str = "table") -> str:
     for row in frame.to_dict(orient="records"):
         due = f" ({json_scalar(row['target_year'])})" if json_scalar(row["target_year"]) else ""
         lines.append(f"[{row['status_zh']} {row['status']}] {row['name_zh']} / {row['name_en']}{due}")
-        lines.append(f"    实测 measured {_value(row['measured'], row['unit'])}   "
+        kind = "名录统计 counted" if row["rule"] in REGISTER_RULES else "测算 modelled"
+        lines.append(f"    {kind} {_value(row['measured'], row['unit'])}   "
                      f"要求 required {_value(row['required'], row['unit'])}   ({row['unit']})")
         if row["failing_zh"]:
             lines.append(f"    未达标街镇 failing townships: {row['failing_zh']} "
