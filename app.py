@@ -42,6 +42,11 @@ LOG = logging.getLogger("coverage.app")
 STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient data": "orange"}
 
 
+def _download(where, label, data, **kw):
+    """A download button that does not rerun the page: a file is handed over as it is."""
+    return where.download_button(label, data, on_click="ignore", **kw)
+
+
 # --- shared resources and cached views ------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
@@ -318,7 +323,7 @@ def page_targets(v):
                 _why_failing(v, row)
             if row["details"] and lang == "en":
                 st.caption(row["details"])
-    st.download_button(t["download_targets"], lambda: format_results(frame, "csv"),
+    _download(st, t["download_targets"], lambda: format_results(frame, "csv"),
                        file_name=f"targets-{v['region'].slug}.csv", mime="text/csv")
 
 
@@ -351,7 +356,7 @@ def page_townships(v):
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={t["share"]: st.column_config.ProgressColumn(
                      t["share"], format="%.1f%%", min_value=0, max_value=100)})
-    st.download_button(t["download_townships"],
+    _download(st, t["download_townships"],
                        lambda: csv_text(pd.DataFrame(towns.drop(columns="geometry"))),
                        file_name=f"townships-{v['region'].slug}.csv", mime="text/csv")
     required = v["circle"].get("required_share")
@@ -531,7 +536,7 @@ def page_workbench(v):
         st.rerun()
     if result is not None:
         _show_result(result, t)
-        st.download_button(t["download_scenario"], lambda: scenario_text(scenario),
+        _download(st, t["download_scenario"], lambda: scenario_text(scenario),
                            file_name="scenario.toml", mime="application/toml")
     st.divider()
     _siting(v, args)
@@ -702,18 +707,18 @@ def page_data(v):
 
     # Each file is made when its button is pressed.
     c1, c2, c3 = st.columns(3)
-    c1.download_button(t["dl_townships_geo"], lambda: geojson_text(towns),
+    _download(c1, t["dl_townships_geo"], lambda: geojson_text(towns),
                        file_name=f"townships-{slug}.geojson", mime="application/geo+json")
-    c2.download_button(t["dl_isochrones"], lambda: geojson_text(bands),
+    _download(c2, t["dl_isochrones"], lambda: geojson_text(bands),
                        file_name=f"isochrones-{slug}.geojson", mime="application/geo+json")
-    c3.download_button(t["dl_gaps"], lambda: geojson_text(gaps),
+    _download(c3, t["dl_gaps"], lambda: geojson_text(gaps),
                        file_name=f"gaps-{slug}.geojson", mime="application/geo+json")
-    c1.download_button(t["download_townships"],
+    _download(c1, t["download_townships"],
                        lambda: csv_text(pd.DataFrame(towns.drop(columns="geometry"))),
                        file_name=f"townships-{slug}.csv", mime="text/csv", key="dl_towns_csv")
-    c2.download_button(t["dl_facilities"], facilities_csv, file_name=f"facilities-{slug}.csv",
+    _download(c2, t["dl_facilities"], facilities_csv, file_name=f"facilities-{slug}.csv",
                        mime="text/csv")
-    c3.download_button(t["dl_report"], lambda: _report(*args), file_name=f"report-{slug}.html",
+    _download(c3, t["dl_report"], lambda: _report(*args), file_name=f"report-{slug}.html",
                        mime="text/html")
 
 

@@ -315,7 +315,7 @@ def test_workbench_walk(browser, server, tmp_path):
     s.settle()
     save = s.page.get_by_role("button", name="下载方案（TOML）")
     save.wait_for()
-    with s.page.expect_download(timeout=120_000) as download:
+    with s.page.expect_download(timeout=240_000) as download:
         save.click()
     saved = tmp_path / "scenario.toml"
     download.value.save_as(saved)
