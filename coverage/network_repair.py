@@ -224,6 +224,7 @@ def check_network(network: RoadNetwork, options=None, *, warn: bool = True,
     grade_separated = options.grade_separated_highways()
     report = cached_report(
         path or "", cache_dir if path else None, "topology",
+        # "topology N": bump N when topology_report's answer changes.
         {"report": "topology 1", "reader": options.reader_kwargs(),
          "tolerance": options.tolerance, "grade_separated": sorted(grade_separated)},
         lambda: topology_report(network, tolerance=options.tolerance,
