@@ -18,6 +18,7 @@ import hashlib
 import json
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,46 @@ def cached_network(path: str | Path, cache_dir: str | Path | None, **options) ->
     except (OSError, _Unstorable):
         pass  # a read-only pack, or a column the entry cannot hold: no cache, same answer
     return network
+
+
+def cached_report(path: str | Path, cache_dir: str | Path | None, name: str, options: dict,
+                  compute: Callable[[], dict]) -> dict:
+    """A report on the network of ``path`` (a dict of JSON scalars), computed once.
+
+    Kept as ``<name>-<key>.json`` next to the network entry, keyed like it by the
+    file's bytes and ``options`` (the reader's and the report's own). JSON, never
+    pickle; floats round-trip exactly. An unreadable entry is recomputed.
+
+    Parameters
+    ----------
+    path
+        The network file the report is about.
+    cache_dir
+        Folder of the entries; ``None`` (or a missing file) always computes.
+    name
+        What the report is (part of the entry's name).
+    options
+        Everything the report depends on besides the file's bytes.
+    compute
+        Makes the report when no entry holds it.
+    """
+    path = Path(path)
+    if cache_dir is None or not path.is_file():
+        return compute()
+    entry = Path(cache_dir) / f"{name}-{cache_key(path, options)[:32]}.json"
+    if entry.is_file():
+        try:
+            return json.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass  # recomputed and rewritten below
+    report = compute()
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(entry) as tmp:
+            Path(tmp).write_text(json.dumps(report), encoding="utf-8")
+    except (OSError, TypeError):
+        pass  # a read-only pack: no cache, same answer
+    return report
 
 
 # --- entry layout ---------------------------------------------------------------------

@@ -205,20 +205,30 @@ def fragmentation_warning(report: dict, source: str = "") -> str | None:
             f"facility across them. Check the file or repair it (coverage network repair).")
 
 
-def check_network(network: RoadNetwork, options=None, *, warn: bool = True) -> dict:
+def check_network(network: RoadNetwork, options=None, *, warn: bool = True,
+                  path: str | Path | None = None, cache_dir: str | Path | None = None) -> dict:
     """:func:`topology_report` with a pack's or command's road-file options, warning if fragmented.
 
     The warning (:class:`coverage.roadfile.RoadFileWarning`) is what commands print and
     the app shows (``warn=False`` for callers that print the report in full); the report
-    is also kept as ``network.topology``.
+    is also kept as ``network.topology``. With the network's file ``path`` and
+    ``cache_dir`` the report is computed once per file content and options (:func:`coverage.network_cache.cached_report`): it
+    costs more than loading the cached network.
     """
     import warnings
 
+    from coverage.network_cache import cached_report
     from coverage.roadfile import RoadFileOptions, RoadFileWarning
 
     options = options or RoadFileOptions()
-    report = topology_report(network, tolerance=options.tolerance,
-                             grade_separated=options.grade_separated_highways())
+    grade_separated = options.grade_separated_highways()
+    report = cached_report(
+        path or "", cache_dir if path else None, "topology",
+        # "topology N": bump N when topology_report's answer changes.
+        {"report": "topology 1", "reader": options.reader_kwargs(),
+         "tolerance": options.tolerance, "grade_separated": sorted(grade_separated)},
+        lambda: topology_report(network, tolerance=options.tolerance,
+                                grade_separated=grade_separated))
     network.topology = report
     text = fragmentation_warning(report, Path(network.source).name if network.source else "")
     if text and warn:

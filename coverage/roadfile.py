@@ -596,7 +596,7 @@ def open_network(path: str | Path, options: RoadFileOptions | None = None, *,
 
     options = options or RoadFileOptions()
     network = cached_network(path, cache_dir, **options.reader_kwargs())
-    check_network(network, options)
+    check_network(network, options, path=path, cache_dir=cache_dir)
     return network
 
 

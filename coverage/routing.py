@@ -439,16 +439,12 @@ def _load(path: Path) -> Graph:
 
 # --- snapping --------------------------------------------------------------------
 
-def snap_points(graph: Graph, lon, lat) -> Snap:
-    """Snap WGS-84 points to the nearest graph node open to the graph's mode.
+def nearest_nodes(graph: Graph, lon, lat) -> tuple[np.ndarray, ...]:
+    """The first half of :func:`snap_points`: metric ``x``, ``y`` of the WGS-84 points,
+    their nearest snappable node (-1 without coordinates) and its distance (m).
 
-    The off-road leg is walked along the straight line at the graph's
-    ``offroad_kmh`` (:data:`coverage.modes.OFFROAD_KMH` unless the pack sets
-    ``[routing] offroad_kmh``), however long it is: a point far from the roads is
-    slow to reach, never dropped. With a DEM the leg is slowed by Tobler's function
-    of its slope, from the point towards the node (:mod:`coverage.terrain`). This is
-    the one definition of the off-road leg: coverage, targets, isochrones, bands and
-    siting all call it.
+    Graphs of other modes with the same snappable nodes at the same places give the
+    same answer (:func:`snap_key`), so it can be shared between them.
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
@@ -462,12 +458,39 @@ def snap_points(graph: Graph, lon, lat) -> Snap:
         d, i = tree.query(np.column_stack([x[valid], y[valid]]))
         distance[valid] = d
         node[valid] = candidates[i]
+    return x, y, node, distance
+
+
+def snap_key(graph: Graph) -> str:
+    """What :func:`nearest_nodes` depends on in a graph: its metric CRS and its snappable
+    nodes with their coordinates (SHA-256, hex)."""
+    _, candidates = graph.snap_index()
+    digest = hashlib.sha256(graph.metric_crs.encode() + b"\0")
+    for values in (candidates, graph.x[candidates], graph.y[candidates]):
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+def snap_points(graph: Graph, lon, lat, *, nearest: tuple[np.ndarray, ...] | None = None) -> Snap:
+    """Snap WGS-84 points to the nearest graph node open to the graph's mode.
+
+    The off-road leg is walked along the straight line at the graph's
+    ``offroad_kmh`` (:data:`coverage.modes.OFFROAD_KMH` unless the pack sets
+    ``[routing] offroad_kmh``), however long it is: a point far from the roads is
+    slow to reach, never dropped. With a DEM the leg is slowed by Tobler's function
+    of its slope, from the point towards the node (:mod:`coverage.terrain`). This is
+    the one definition of the off-road leg: coverage, targets, isochrones, bands and
+    siting all call it. ``nearest`` is :func:`nearest_nodes` of these points, when
+    already known for a graph with the same :func:`snap_key`.
+    """
+    x, y, node, distance = nearest_nodes(graph, lon, lat) if nearest is None else nearest
+    valid = np.isfinite(x) & np.isfinite(y)
     snapped = node >= 0
-    z = np.full(lon.size, np.nan)
+    z = np.full(node.size, np.nan)
     if graph.dem is not None and valid.any():
         z[valid] = graph.dem.sample(x[valid], y[valid], graph.metric_crs)
     node_z = graph.node_z[node[snapped]] if graph.node_z is not None else np.nan
-    access = np.full(lon.size, np.inf)
+    access = np.full(node.size, np.inf)
     access[snapped] = offroad_seconds(graph, distance[snapped], node_z - z[snapped])
     return Snap(node=node, distance_m=distance, access_seconds=access, x=x, y=y, z=z)
 

@@ -189,15 +189,26 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     point = pts[start[reached.node][rep] + within_run]
     seconds = reached.seconds[rep] + point_snap.access_seconds[point]
     keep = seconds <= limit + routing.TOLERANCE_S
-    site = np.concatenate([reached.source[rep][keep].astype(np.int64), walk_site])
-    point = np.concatenate([point[keep], walk_point])
-    seconds = np.concatenate([seconds[keep], walk_seconds])
-    # A pair reached both ways keeps its faster trip.
-    order = np.lexsort((seconds, point, site))
-    site, point, seconds = site[order], point[order], seconds[order]
-    first = np.ones(site.size, dtype=bool)
-    first[1:] = (site[1:] != site[:-1]) | (point[1:] != point[:-1])
-    return site[first], point[first], seconds[first]
+    # Road pairs are one per (site, point), and so are walked ones: sort the road pairs
+    # by one int64 key, give a pair reached both ways its faster trip and merge in the
+    # pairs only walked (a three-key lexsort of all pairs took 1.3 s of 2.1 s on the
+    # default pack's e-bike p-median).
+    n_points = np.int64(point_snap.node.size)
+    site, point, seconds = reached.source[rep][keep].astype(np.int64), point[keep], seconds[keep]
+    key = site * n_points + point
+    order = np.argsort(key)
+    key, site, point, seconds = key[order], site[order], point[order], seconds[order]
+    walk_key = walk_site.astype(np.int64) * n_points + walk_point
+    at = np.searchsorted(key, walk_key)
+    both = at < key.size
+    both[both] = key[at[both]] == walk_key[both]
+    seconds[at[both]] = np.minimum(seconds[at[both]], walk_seconds[both])
+    only = ~both
+    key = np.concatenate([key, walk_key[only]])
+    order = np.argsort(key, kind="stable")
+    return (np.concatenate([site, walk_site[only]])[order],
+            np.concatenate([point, walk_point[only]])[order],
+            np.concatenate([seconds, walk_seconds[only]])[order])
 
 
 def site_point_seconds(context: AccessContext, sites: gpd.GeoDataFrame, limit: float,

@@ -78,3 +78,17 @@ def test_check_imports_only_what_it_uses():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_topology_report_is_computed_once_and_a_bad_entry_recomputed(tmp_path):
+    from coverage.network_repair import check_network, topology_report
+    from coverage.roadfile import open_network
+
+    fresh = topology_report(read_network(PACK_NETWORKS[0]))
+    first = open_network(PACK_NETWORKS[0], cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("topology-*.json")
+    second = open_network(PACK_NETWORKS[0], cache_dir=tmp_path)
+    assert first.topology == second.topology == fresh
+    entry.write_text("{not json", encoding="utf-8")
+    assert check_network(second, path=PACK_NETWORKS[0], cache_dir=tmp_path) == fresh
+    assert entry.read_text(encoding="utf-8").startswith("{\"pieces\"")
