@@ -439,6 +439,10 @@ def _load(path: Path) -> Graph:
 
 # --- snapping --------------------------------------------------------------------
 
+#: Points snapped per KD-tree query by :func:`snap_points`.
+_SNAP_BLOCK = 1 << 20
+
+
 def snap_points(graph: Graph, lon, lat) -> Snap:
     """Snap WGS-84 points to the nearest graph node open to the graph's mode.
 
@@ -458,10 +462,13 @@ def snap_points(graph: Graph, lon, lat) -> Snap:
     node = np.full(lon.size, -1, dtype=np.int64)
     distance = np.full(lon.size, np.nan)
     tree, candidates = graph.snap_index()
-    if candidates.size and valid.any():
-        d, i = tree.query(np.column_stack([x[valid], y[valid]]))
-        distance[valid] = d
-        node[valid] = candidates[i]
+    where = np.flatnonzero(valid) if candidates.size else np.empty(0, dtype=np.int64)
+    # Queried in blocks, so snapping millions of band cells holds no second copy of them.
+    for start in range(0, where.size, _SNAP_BLOCK):
+        block = where[start:start + _SNAP_BLOCK]
+        d, i = tree.query(np.column_stack([x[block], y[block]]))
+        distance[block] = d
+        node[block] = candidates[i]
     snapped = node >= 0
     z = np.full(lon.size, np.nan)
     if graph.dem is not None and valid.any():

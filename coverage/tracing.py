@@ -39,18 +39,18 @@ def trace_cells(grid, cells: np.ndarray) -> shapely.Geometry:
     r0, c0 = row.min(), col.min()
     height, width = int(row.max() - r0 + 1), int(col.max() - c0 + 1)
     # Padded mask: cell (r, c) of the window is mask[r + 1, c + 1].
-    mask = np.zeros((height + 2, width + 2), dtype=np.int8)
-    mask[row - r0 + 1, col - c0 + 1] = 1
+    mask = np.zeros((height + 2, width + 2), dtype=bool)
+    mask[row - r0 + 1, col - c0 + 1] = True
     stride = width + 3  # lattice vertex (i, j) of the padded mask is i * stride + j
     # Horizontal edges between mask rows a (above) and a + 1 (below), on lattice row a + 1.
-    a, b = np.nonzero(np.diff(mask, axis=0))
-    below = mask[a + 1, b] == 1
+    a, b = np.nonzero(mask[1:] != mask[:-1])
+    below = mask[a + 1, b]
     h_from = (a + 1) * stride + b + below          # inside below: walk west, from b + 1
     h_to = h_from + np.where(below, -1, 1)
     h_dir = np.where(below, _WEST, _EAST)
     # Vertical edges between mask columns b (left) and b + 1 (right), on lattice column b + 1.
-    a2, b2 = np.nonzero(np.diff(mask, axis=1))
-    right = mask[a2, b2 + 1] == 1
+    a2, b2 = np.nonzero(mask[:, 1:] != mask[:, :-1])
+    right = mask[a2, b2 + 1]
     v_from = (a2 + ~right) * stride + b2 + 1       # inside right: walk south, from row a
     v_to = v_from + np.where(right, stride, -stride)
     v_dir = np.where(right, _SOUTH, _NORTH)
@@ -130,32 +130,29 @@ def _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings):
     i, j = np.divmod(vertex, stride)
     x = grid.left + (c0 + j - 1) * grid.cell_m
     y = grid.top - (r0 + i - 1) * grid.cell_m
-    # Each ring's part: the component of the cell on the left of its first edge.
-    labels, _ = ndimage.label(mask, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
-    e = first
-    fi, fj = np.divmod(start[e], stride)
-    fd = direction[e]
-    # Cell on the left of an edge starting at lattice (fi, fj): east -> above, west -> below-left,
-    # north -> left-above, south -> right.
-    ci = np.select([fd == _EAST, fd == _WEST, fd == _NORTH, fd == _SOUTH],
-                   [fi - 1, fi, fi - 1, fi])
-    cj = np.select([fd == _EAST, fd == _WEST, fd == _NORTH, fd == _SOUTH],
-                   [fj, fj - 1, fj - 1, fj])
-    part = labels[ci, cj]
-    # A shell turns counter-clockwise (positive area), a hole clockwise.
-    xs, ys = x, y
-    nx_ = np.roll(np.arange(xs.size), -1)
-    vstart = np.concatenate([[0], np.cumsum(np.bincount(vring, minlength=n_rings))[:-1]])
+    # A shell turns counter-clockwise (positive area), a hole clockwise (exact on the lattice).
     vcount = np.bincount(vring, minlength=n_rings)
-    nx_[vstart + vcount - 1] = vstart
-    area = np.bincount(vring, xs * ys[nx_] - xs[nx_] * ys, minlength=n_rings)
+    vstart = np.concatenate([[0], np.cumsum(vcount)[:-1]])
+    following = np.arange(1, vertex.size + 1)
+    following[vstart + vcount - 1] = vstart
+    area = np.bincount(vring, j * -i[following] - j[following] * -i, minlength=n_rings)
     hole = area < 0
+    if not hole.any():
+        part = np.arange(n_rings)
+    else:
+        # Each ring's part: the component of the cell on the left of its first edge
+        # (east: above it; west: below, to the left; north: above, to the left; south: below).
+        labels, _ = ndimage.label(mask, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+        fi, fj = np.divmod(start[first], stride)
+        fd = direction[first]
+        part = labels[fi - ((fd == _EAST) | (fd == _NORTH)),
+                      fj - ((fd == _WEST) | (fd == _NORTH))]
     # Rings ordered by part, shell first; vertices closed by repeating the first.
     ring_order = np.lexsort((hole, part))
     rank = np.empty(n_rings, dtype=np.int64)
     rank[ring_order] = np.arange(n_rings)
     vsort = np.argsort(rank[vring], kind="stable")
-    coords = np.column_stack([xs[vsort], ys[vsort]])
+    coords = np.column_stack([x[vsort], y[vsort]])
     linear = shapely.linearrings(coords, indices=rank[vring][vsort])
     parts = shapely.polygons(linear, indices=np.unique(part[ring_order], return_inverse=True)[1])
     return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
