@@ -31,7 +31,8 @@ import shapely
 
 from coverage import routing
 from coverage.access import within
-from coverage.bands import CELL_M, Cells, check_minutes, grid_over, to_wgs84, trace
+from coverage.bands import CELL_M, Cells, check_minutes, grid_over, to_wgs84
+from coverage.tracing import trace_cells
 
 
 #: Facilities whose catchments are held at once by :func:`facility_isochrones`.
@@ -89,7 +90,7 @@ def isochrone_polygons(graph: routing.Graph, node_seconds: np.ndarray, minutes: 
     bands = check_minutes(minutes)
     cells = graph_cells(graph, bands[-1] * 60.0, cell_m) if cells is None else cells
     seconds = cells.seconds(graph, node_seconds)
-    geoms = [trace(cells.grid, cells.index[within(seconds, m)]) for m in bands]
+    geoms = [trace_cells(cells.grid, cells.index[within(seconds, m)]) for m in bands]
     return gpd.GeoDataFrame({"minutes": bands}, geometry=to_wgs84(geoms, graph.metric_crs),
                             crs="EPSG:4326")
 
@@ -144,7 +145,7 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
                 found.seconds[bounds[k]:bounds[k + 1]], count)
             # Each facility's polygons go to WGS-84 at once: only one copy is held.
             geoms[i] = shapely.transform(
-                [trace(cells.grid, cells.index[which[within(seconds, m)]]) for m in bands],
+                [trace_cells(cells.grid, cells.index[which[within(seconds, m)]]) for m in bands],
                 lambda c: np.column_stack(to_wgs.transform(c[:, 0], c[:, 1])))
     return gpd.GeoDataFrame({"facility_id": np.repeat(ids, len(bands)),
                              "minutes": np.tile(bands, n)},

@@ -439,6 +439,10 @@ def _load(path: Path) -> Graph:
 
 # --- snapping --------------------------------------------------------------------
 
+#: Points snapped per KD-tree query by :func:`nearest_nodes`.
+_SNAP_BLOCK = 1 << 20
+
+
 def nearest_nodes(graph: Graph, lon, lat) -> tuple[np.ndarray, ...]:
     """The first half of :func:`snap_points`: metric ``x``, ``y`` of the WGS-84 points,
     their nearest snappable node (-1 without coordinates) and its distance (m).
@@ -454,10 +458,13 @@ def nearest_nodes(graph: Graph, lon, lat) -> tuple[np.ndarray, ...]:
     node = np.full(lon.size, -1, dtype=np.int64)
     distance = np.full(lon.size, np.nan)
     tree, candidates = graph.snap_index()
-    if candidates.size and valid.any():
-        d, i = tree.query(np.column_stack([x[valid], y[valid]]))
-        distance[valid] = d
-        node[valid] = candidates[i]
+    where = np.flatnonzero(valid) if candidates.size else np.empty(0, dtype=np.int64)
+    # Queried in blocks, so snapping millions of band cells holds no second copy of them.
+    for start in range(0, where.size, _SNAP_BLOCK):
+        block = where[start:start + _SNAP_BLOCK]
+        d, i = tree.query(np.column_stack([x[block], y[block]]))
+        distance[block] = d
+        node[block] = candidates[i]
     return x, y, node, distance
 
 
