@@ -610,6 +610,26 @@ class _Covering(_Model):
         return np.array(chosen, dtype=np.int64)
 
 
+def _best_swap(chosen: np.ndarray, trade, is_open: np.ndarray, saving: float,
+               deadline: float) -> tuple[int, int] | None:
+    """The vertex swap (close ``r``, open ``j``) saving most, if it saves more than ``saving``.
+
+    ``trade(r)`` gives the loss of closing open site ``r`` and every candidate's gain
+    from opening it then; open sites are never opened again. Stops at ``deadline``
+    (``time.perf_counter()``) with the best swap seen so far.
+    """
+    swap = None
+    for r in chosen:
+        loss, gain = trade(r)
+        gain[is_open] = -np.inf
+        j = int(np.argmax(gain))
+        if gain[j] - loss > saving:
+            swap, saving = (int(r), j), gain[j] - loss
+        if time.perf_counter() >= deadline:
+            break
+    return swap
+
+
 class MaximalCovering(_Covering):
     """MCLP: ``k`` new sites maximising the demand covered, existing sites kept open.
 
@@ -668,20 +688,16 @@ class MaximalCovering(_Covering):
             is_open = np.zeros(n)
             is_open[chosen] = 1.0
             count = self.group_cover @ is_open
-            swap, saving = None, 1e-9 * max(float(self.group_weight.sum()), 1.0)
-            for r in chosen:
+
+            def trade(r):
                 mine = csc.indices[csc.indptr[r]:csc.indptr[r + 1]]
                 alone = mine[count[mine] == 1]
-                loss = float(self.group_weight[alone].sum())
                 uncovered = np.where(count == 0, self.group_weight, 0.0)
                 uncovered[alone] = self.group_weight[alone]
-                gain = uncovered @ self.group_cover
-                gain[is_open > 0] = -np.inf
-                j = int(np.argmax(gain))
-                if gain[j] - loss > saving:
-                    swap, saving = (r, j), gain[j] - loss
-                if time.perf_counter() >= deadline:
-                    break
+                return float(self.group_weight[alone].sum()), uncovered @ self.group_cover
+
+            swap = _best_swap(chosen, trade, is_open > 0,
+                              1e-9 * max(float(self.group_weight.sum()), 1.0), deadline)
             if swap is None:
                 break
             chosen[chosen == swap[0]] = swap[1]
@@ -903,18 +919,14 @@ class PMedian(_Model):
             best, best_site = cost[first], site[first]
             second_at = np.minimum(first + 1, row.size - 1)
             second = np.where(row[second_at] == rows, cost[second_at], np.inf)
-            swap, saving = None, 1e-9 * max(float(best.sum()), 1.0)
-            for r in chosen:
+
+            def trade(r):
                 without = np.where(best_site == r, second, best)
-                loss = float((without - best).sum())
                 gain = np.bincount(self.pair_col, np.maximum(without[self.pair_row] - self.pair_cost, 0.0),
                                    minlength=n)
-                gain[is_open] = -np.inf
-                j = int(np.argmax(gain))
-                if gain[j] - loss > saving:
-                    swap, saving = (r, j), gain[j] - loss
-                if time.perf_counter() >= deadline:
-                    break
+                return float((without - best).sum()), gain
+
+            swap = _best_swap(chosen, trade, is_open, 1e-9 * max(float(best.sum()), 1.0), deadline)
             if swap is None:
                 break
             chosen[chosen == swap[0]] = swap[1]
