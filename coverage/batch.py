@@ -87,7 +87,7 @@ import shapely
 from coverage import modes, routing
 from coverage.access import DEFAULT_MODE_BY_KIND, AccessContext, coverage_table
 from coverage.choices import BACKENDS  # the parser reads it without pandas
-from coverage.errors import InputError, atomic_path, write_text_atomic
+from coverage.errors import InputError, atomic_path, file_sha256, write_text_atomic
 from coverage.facilities import BASIC_CARE_TYPES
 from coverage.gaps import coverage_gaps
 from coverage.layers import (
@@ -539,7 +539,7 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
     written = [f"{task.part}.coverage.parquet", f"{task.part}.gaps.parquet"]
     written += [f"{task.part}.targets.json"] if task.targets else []
     summary = {"part": task.part, "digest": task.digest(), "exact": task.exact,
-               "files": {name: _sha256(parts / name) for name in written},
+               "files": {name: file_sha256(parts / name) for name in written},
                "seconds": round(time.perf_counter() - start, 3),
                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                "points": len(points), "facilities": len(facilities), "targets": len(pieces),
@@ -550,10 +550,6 @@ def run_part(task: PartTask, out_dir: str | Path) -> dict:
 
 def _done_path(out_dir: str | Path, task: PartTask) -> Path:
     return Path(out_dir) / "parts" / f"{task.part}.done.json"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def is_done(task: PartTask, out_dir: str | Path) -> bool:
@@ -573,7 +569,7 @@ def is_done(task: PartTask, out_dir: str | Path) -> bool:
         return False
     files = marker.get("files")
     damaged = [name for name, sha in (files or {}).items()
-               if not (path.parent / name).is_file() or _sha256(path.parent / name) != sha]
+               if not (path.parent / name).is_file() or file_sha256(path.parent / name) != sha]
     if damaged or not isinstance(files, dict):
         warnings.warn(f"{path.parent}: part {task.part} is damaged ("
                       + (", ".join(damaged) or "no checksums") + "): computing it again",

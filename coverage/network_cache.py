@@ -14,7 +14,6 @@ reported on standard error and rebuilt.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import sys
 import zipfile
@@ -24,23 +23,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coverage.errors import atomic_path
+from coverage.errors import atomic_path, file_sha256
 from coverage.network import RoadNetwork, read_network
 
 #: Bump when the reader's output or the entry layout changes meaning.
 CACHE_VERSION = "2"
-_CHUNK = 1 << 20
 
 
 def cache_key(path: str | Path, options: dict | None = None) -> str:
     """SHA-256 (hex) of the file's bytes, the reader's options and the cache version."""
-    digest = hashlib.sha256()
-    digest.update(f"coverage-network-cache {CACHE_VERSION}\0".encode())
-    digest.update(json.dumps(options or {}, sort_keys=True, default=str).encode() + b"\0")
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    prefix = (f"coverage-network-cache {CACHE_VERSION}\0".encode()
+              + json.dumps(options or {}, sort_keys=True, default=str).encode() + b"\0")
+    return file_sha256(path, prefix)
 
 
 def cache_entry(path: str | Path, cache_dir: str | Path, options: dict | None = None) -> Path:

@@ -26,14 +26,13 @@ line from the resident to the road node. Cells without data count as flat.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyproj
 
-from coverage.errors import InputError
+from coverage.errors import InputError, file_sha256
 
 #: Continuous motor power of an e-bike (W): GB 17761-2018's rated-power cap.
 EBIKE_POWER_W = 400.0
@@ -182,11 +181,7 @@ def read_dem(path: str | Path) -> Dem:
     values = overview.astype(float).filled(np.nan)
     if not ((values >= VALID_HEIGHTS[0]) & (values <= VALID_HEIGHTS[1])).any():
         raise InputError(path, "the DEM holds no height (every cell is no data)")
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return Dem(path=path, transform=transform, crs=crs, shape=shape, digest=digest.hexdigest())
+    return Dem(path=path, transform=transform, crs=crs, shape=shape, digest=file_sha256(path))
 
 
 def directed_seconds(mode: str, flat_kmh: np.ndarray, length: np.ndarray, vertices_x,
