@@ -112,7 +112,8 @@ def check_target(path: str | os.PathLike, *, folder: bool, region=None,
     if not os.access(target.parent, os.W_OK):
         raise OutputError(path, f"cannot write: the folder {target.parent} is read-only "
                           "(无写入权限)")
-    if folder and target.exists() and not target.is_dir():
+    # one stat: a folder a concurrent run swaps away meanwhile is not "a file"
+    if folder and target.is_file():
         raise OutputError(path, "is an existing file, not a folder; give a folder path "
                           "(此处已有文件)")
     if not folder and target.is_dir():
