@@ -40,6 +40,10 @@ from coverage.access import travel_seconds, within
 #: it, so population points are cell centres.
 CELL_M = 40.0
 
+#: Metres within which two nodes count as equally near a cell centre (a projection
+#: there and back moves a point by nanometres).
+_TIE_M = 1e-6
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -96,42 +100,91 @@ class Cells:
         The grid.
     index
         Flat indices of the cells evaluated (sorted).
-    lon, lat
-        WGS-84 centres of those cells (computed as the population points' are).
+    from_wgs84
+        Snap the cells from their WGS-84 centres, as residents are (a region's cells:
+        a resident and the cell centre it stands on then get the same time to the
+        bit); otherwise from the metric centres directly (graph-level isochrones:
+        millions of cells are not projected there and back, and hold no coordinates).
     """
 
     grid: Grid
     index: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
+    from_wgs84: bool = True
+    _wgs84: tuple | None = field(default=None, repr=False)
     _snaps: dict = field(default_factory=dict, repr=False)
     _nearest: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, grid: Grid, index: np.ndarray | None = None) -> "Cells":
-        """``index`` (default every cell) of ``grid``, with their WGS-84 centres."""
+    def of(cls, grid: Grid, index: np.ndarray | None = None, *,
+           from_wgs84: bool = True) -> "Cells":
+        """``index`` (default every cell) of ``grid``."""
         index = (np.arange(grid.size, dtype=np.int64) if index is None
                  else np.asarray(index, dtype=np.int64))
-        x, y = grid.centres(index)
-        lon, lat = pyproj.Transformer.from_crs(grid.crs, "EPSG:4326",
-                                               always_xy=True).transform(x, y)
-        return cls(grid, index, np.asarray(lon, float), np.asarray(lat, float))
+        if not from_wgs84:
+            index = index.astype(_compact(grid.size))  # graph-level grids run to millions
+        return cls(grid, index, from_wgs84)
+
+    @property
+    def lon(self) -> np.ndarray:
+        """WGS-84 longitude of each cell's centre (computed as the population points' are)."""
+        return self._centres_wgs84()[0]
+
+    @property
+    def lat(self) -> np.ndarray:
+        """WGS-84 latitude of each cell's centre."""
+        return self._centres_wgs84()[1]
+
+    def _centres_wgs84(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._wgs84 is None:
+            x, y = self.grid.centres(self.index)
+            lon, lat = pyproj.Transformer.from_crs(self.grid.crs, "EPSG:4326",
+                                                   always_xy=True).transform(x, y)
+            self._wgs84 = (np.asarray(lon, float), np.asarray(lat, float))
+        return self._wgs84
+
+    def subset(self, keep: np.ndarray) -> "Cells":
+        """The cells where the boolean ``keep`` is true (their centres kept if known)."""
+        wgs84 = None if self._wgs84 is None else (self._wgs84[0][keep], self._wgs84[1][keep])
+        return Cells(self.grid, self.index[keep], self.from_wgs84, wgs84)
 
     def snap(self, graph: routing.Graph) -> routing.Snap:
-        """The cells snapped to ``graph`` by the coverage rule's own function (once per
-        mode; the nearest nodes once for all modes that share them, as the default
-        pack's do: 0.2 s a mode for its 185,000 cells)."""
+        """The cells snapped to ``graph`` by the coverage rule's own function, once per
+        mode. Cells snapped from WGS-84 find their nearest nodes once for all modes
+        that share them, as the default pack's do (0.2 s a mode for its 185,000
+        cells); graph-level cells keep only each cell's node and off-road seconds
+        (their Snap's ``distance_m`` is None): on 9.4M cells the distances alone
+        would be 75 MB."""
         held = self._snaps.get(graph.mode)
         if held is None or held[0] is not graph:
-            key = routing.snap_key(graph)
-            if key not in self._nearest:
-                nearest = routing.nearest_nodes(graph, self.lon, self.lat)
-                for shared in nearest:  # every mode's Snap holds them
-                    shared.flags.writeable = False
-                self._nearest[key] = nearest
-            held = self._snaps[graph.mode] = (graph, routing.snap_points(
-                graph, self.lon, self.lat, nearest=self._nearest[key]))
+            if self.from_wgs84:
+                key = routing.snap_key(graph)
+                if key not in self._nearest:
+                    nearest = routing.nearest_nodes(graph, self.lon, self.lat)
+                    for shared in nearest:  # every mode's Snap holds them
+                        shared.flags.writeable = False
+                    self._nearest[key] = nearest
+                snap = routing.snap_points(graph, self.lon, self.lat, nearest=self._nearest[key])
+            else:
+                snap = self._snap_xy(graph)
+            held = self._snaps[graph.mode] = (graph, snap)
         return held[1]
+
+    def _snap_xy(self, graph: routing.Graph) -> routing.Snap:
+        """Snapped from the metric centres, a block at a time. Where two nodes are all
+        but equally near, the WGS-84 centre decides, as it does for a resident standing
+        there (elsewhere the node is the same and the distance differs by nanometres)."""
+        node = np.empty(self.index.size, dtype=_compact(graph.n_nodes))
+        access = np.empty(self.index.size)
+        for block in _blocks(self.index.size):
+            x, y = self.grid.centres(self.index[block])
+            near, distance, tie = routing.nearest_nodes_xy(graph, x, y, tie_m=_TIE_M)
+            if tie.any():
+                lon, lat = pyproj.Transformer.from_crs(self.grid.crs, "EPSG:4326",
+                                                       always_xy=True).transform(x[tie], y[tie])
+                _, _, near[tie], distance[tie] = routing.nearest_nodes(graph, lon, lat)
+            node[block] = near
+            access[block] = routing.snap_xy(graph, x, y, nearest=(near, distance)).access_seconds
+        return routing.Snap(node=node, distance_m=None, access_seconds=access)
 
     def seconds(self, graph: routing.Graph, node_seconds: np.ndarray) -> np.ndarray:
         """Seconds from each cell to the nearest facility: off-road leg + the node's time.
@@ -145,6 +198,16 @@ class Cells:
         snapped = snap.node >= 0
         out[snapped] = snap.access_seconds[snapped] + node_seconds[snap.node[snapped]]
         return out
+
+
+def _compact(n: int) -> type:
+    """The smallest integer type indexing ``n`` things (with -1 for none)."""
+    return np.int32 if n < 2**31 else np.int64
+
+
+def _blocks(n: int, size: int = 1 << 20):
+    """Slices of ``range(n)`` of ``size``: millions of cells are handled a block at a time."""
+    return (slice(start, min(start + size, n)) for start in range(0, n, size))
 
 
 def trace(grid: Grid, cells: np.ndarray) -> shapely.Geometry:
@@ -229,7 +292,7 @@ class RegionCells:
             hit = shapely.contains_xy(outline, everything.lon[free], everything.lat[free])
             township[free[hit]] = t
         keep = township >= 0
-        cells = Cells(grid, everything.index[keep], everything.lon[keep], everything.lat[keep])
+        cells = everything.subset(keep)
         return cls(cells, township[keep], towns["kind"].astype(str).to_numpy())
 
     @classmethod

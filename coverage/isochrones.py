@@ -22,7 +22,9 @@ grows with the cells drawn, not with the nodes reached times the facilities.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -31,12 +33,17 @@ import shapely
 
 from coverage import routing
 from coverage.access import within
-from coverage.bands import CELL_M, Cells, check_minutes, grid_over, to_wgs84
+from coverage.bands import CELL_M, Cells, check_minutes, grid_over
 from coverage.tracing import trace_cells
 
 
 #: Facilities whose catchments are held at once by :func:`facility_isochrones`.
-_CHUNK_FACILITIES = 64
+_CHUNK_FACILITIES = 32
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) -> Cells:
@@ -48,7 +55,7 @@ def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) ->
     x, y = graph.x[open_nodes], graph.y[open_nodes]
     reach = limit_s * _offroad_speed(graph, x[0], y[0])
     bounds = (x.min() - reach, y.min() - reach, x.max() + reach, y.max() + reach)
-    return Cells.of(grid_over(bounds, graph.metric_crs, cell_m))
+    return Cells.of(grid_over(bounds, graph.metric_crs, cell_m), from_wgs84=False)
 
 
 def _offroad_speed(graph: routing.Graph, x: float, y: float) -> float:
@@ -90,19 +97,22 @@ def isochrone_polygons(graph: routing.Graph, node_seconds: np.ndarray, minutes: 
     bands = check_minutes(minutes)
     cells = graph_cells(graph, bands[-1] * 60.0, cell_m) if cells is None else cells
     seconds = cells.seconds(graph, node_seconds)
-    geoms = [trace_cells(cells.grid, cells.index[within(seconds, m)]) for m in bands]
-    return gpd.GeoDataFrame({"minutes": bands}, geometry=to_wgs84(geoms, graph.metric_crs),
-                            crs="EPSG:4326")
+    to_wgs = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326", always_xy=True)
+    geoms = [trace_cells(cells.grid, cells.index[within(seconds, m)], to_wgs.transform)
+             for m in bands]
+    return gpd.GeoDataFrame({"minutes": bands}, geometry=geoms, crs="EPSG:4326")
 
 
 def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[float], *,
                    source_ids=None, source_offsets=None, cells: Cells | None = None,
-                   cell_m: float = CELL_M) -> gpd.GeoDataFrame:
+                   cell_m: float = CELL_M, workers: int | None = None) -> gpd.GeoDataFrame:
     """One band per facility and threshold, by the coverage rule.
 
     Each facility's catchment is searched on the reversed graph
     (:func:`coverage.routing.catchments` with ``to_sources=True``), so the cost grows
     with the cells drawn: each reached node brings the cells snapped to it.
+    ``workers`` threads trace the polygons (default: one per core); the result does
+    not depend on it.
 
     Returns
     -------
@@ -124,29 +134,44 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     snap = cells.snap(graph)
     # Cells by node: the cells snapped to node i are by_node[first[i]:first[i + 1]].
     snapped = np.flatnonzero(snap.node >= 0)
-    by_node = snapped[np.argsort(snap.node[snapped], kind="stable")]
-    first = np.searchsorted(snap.node[by_node], np.arange(graph.n_nodes + 1))
+    order = np.argsort(snap.node[snapped], kind="stable")
+    first = np.searchsorted(snap.node[snapped[order]], np.arange(graph.n_nodes + 1))
+    # Half the memory of int64 positions, on millions of cells.
+    by_node = snapped[order].astype(np.int32 if cells.index.size < 2**31 else np.int64)
+    del snapped, order
     geoms = np.full((n, len(bands)), shapely.Polygon(), dtype=object)
     active = np.flatnonzero(source_nodes >= 0)
     to_wgs = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326", always_xy=True)
+
+    def draw(found: routing.Catchments, lo: int, hi: int) -> list:
+        """One facility's bands from its reached nodes ``found[lo:hi]``."""
+        node = found.node[lo:hi]
+        count = first[node + 1] - first[node]
+        start = np.repeat(first[node] - np.cumsum(count) + count, count)
+        which = by_node[start + np.arange(count.sum())]
+        seconds = snap.access_seconds[which] + np.repeat(found.seconds[lo:hi], count)
+        # Vertices go to WGS-84 before the polygons are built: one copy, built once.
+        return [trace_cells(cells.grid, cells.index[which[within(seconds, m)]], to_wgs.transform)
+                for m in bands]
+
     # Facilities are searched in chunks, so the reached (facility, node) triples held
-    # at once stay small whatever the number of facilities.
-    for chunk in range(0, active.size, _CHUNK_FACILITIES):
-        part = active[chunk:chunk + _CHUNK_FACILITIES]
-        found = routing.catchments(graph, source_nodes[part], limit, offsets[part],
-                                   to_sources=True)
-        bounds = np.searchsorted(found.source, np.arange(part.size + 1))
-        for k, i in enumerate(part):
-            node = found.node[bounds[k]:bounds[k + 1]]
-            count = first[node + 1] - first[node]
-            start = np.repeat(first[node] - np.cumsum(count) + count, count)
-            which = by_node[start + np.arange(count.sum())]
-            seconds = snap.access_seconds[which] + np.repeat(
-                found.seconds[bounds[k]:bounds[k + 1]], count)
-            # Each facility's polygons go to WGS-84 at once: only one copy is held.
-            geoms[i] = shapely.transform(
-                [trace_cells(cells.grid, cells.index[which[within(seconds, m)]]) for m in bands],
-                lambda c: np.column_stack(to_wgs.transform(c[:, 0], c[:, 1])))
+    # at once stay small whatever the number of facilities. Searches run on this
+    # thread (scipy's Dijkstra holds the GIL) while the previous chunk's facilities
+    # are traced on every core (numpy, shapely and pyproj release it).
+    with ThreadPoolExecutor(max(1, workers or _cores())) as pool:
+        pending: list = []
+        for chunk in range(0, active.size + _CHUNK_FACILITIES, _CHUNK_FACILITIES):
+            part = active[chunk:chunk + _CHUNK_FACILITIES]
+            drawing = []
+            if part.size:
+                found = routing.catchments(graph, source_nodes[part], limit, offsets[part],
+                                           to_sources=True)
+                bounds = np.searchsorted(found.source, np.arange(part.size + 1))
+                drawing = [(i, pool.submit(draw, found, lo, hi))
+                           for i, lo, hi in zip(part, bounds[:-1], bounds[1:])]
+            for i, future in pending:
+                geoms[i] = future.result()
+            pending = drawing
     return gpd.GeoDataFrame({"facility_id": np.repeat(ids, len(bands)),
                              "minutes": np.tile(bands, n)},
                             geometry=geoms.reshape(-1), crs="EPSG:4326")

@@ -147,7 +147,7 @@ class Snap:
         only when the point has no coordinates or the graph no usable node.
     distance_m
         Length of the off-road leg: straight distance to that node (NaN when not
-        snapped).
+        snapped; None where not kept, as for graph-level band cells).
     access_seconds
         Walking time of the leg at the graph's off-road speed, slowed by its slope
         when the graph has a DEM; ``inf`` when not snapped.
@@ -157,7 +157,7 @@ class Snap:
     """
 
     node: np.ndarray
-    distance_m: np.ndarray
+    distance_m: np.ndarray | None
     access_seconds: np.ndarray
     x: np.ndarray | None = None
     y: np.ndarray | None = None
@@ -240,7 +240,7 @@ def build_graph(network: RoadNetwork, mode: str, *, metric_crs: str | None = Non
         graph = None
         if path.exists():
             try:
-                graph = _load(path)
+                graph = read_graph(path)
             except Exception as exc:  # noqa: BLE001 (any damage: truncated, not a zip, wrong arrays)
                 warnings.warn(f"{path}: the graph cache is damaged ({type(exc).__name__}); "
                               "rebuilt it from the network", CacheRebuilt, stacklevel=2)
@@ -423,7 +423,10 @@ def _save(graph: Graph, path: Path) -> None:
             np.savez(fh, **arrays)
 
 
-def _load(path: Path) -> Graph:
+def read_graph(path: str | Path) -> Graph:
+    """A graph kept by :func:`build_graph`'s ``cache_dir`` (``graph-<mode>-<key>.npz``),
+    read without its network (plain arrays, ``allow_pickle=False``). The off-road
+    speed and DEM are not kept in the file: they are the defaults until set."""
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     n = arrays["node_ids"].size
@@ -441,6 +444,8 @@ def _load(path: Path) -> Graph:
 
 #: Points snapped per KD-tree query by :func:`nearest_nodes`.
 _SNAP_BLOCK = 1 << 20
+#: Points from which a KD-tree query is spread over every core (results are the same).
+_PARALLEL_QUERY = 1 << 16
 
 
 def nearest_nodes(graph: Graph, lon, lat) -> tuple[np.ndarray, ...]:
@@ -454,18 +459,39 @@ def nearest_nodes(graph: Graph, lon, lat) -> tuple[np.ndarray, ...]:
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", graph.metric_crs, always_xy=True)
     x, y = to_metric.transform(lon, lat)
+    return (x, y) + nearest_nodes_xy(graph, x, y)
+
+
+def nearest_nodes_xy(graph: Graph, x, y, *, tie_m: float | None = None
+                     ) -> tuple[np.ndarray, ...]:
+    """The nearest snappable node of each metric point (-1 without coordinates or
+    usable nodes) and its distance (m): :func:`nearest_nodes` for points already in
+    the graph's metric CRS, such as a grid's cell centres.
+
+    With ``tie_m``, also a boolean per point: whether a second node is within
+    ``tie_m`` of as near (which of the two is nearest then depends on the last bits
+    of the coordinates). Large queries use every core (``workers=-1``).
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
     valid = np.isfinite(x) & np.isfinite(y)
-    node = np.full(lon.size, -1, dtype=np.int64)
-    distance = np.full(lon.size, np.nan)
+    node = np.full(x.size, -1, dtype=np.int64)
+    distance = np.full(x.size, np.nan)
+    tie = np.zeros(x.size, dtype=bool)
     tree, candidates = graph.snap_index()
     where = np.flatnonzero(valid) if candidates.size else np.empty(0, dtype=np.int64)
+    k = 1 if tie_m is None or candidates.size < 2 else 2
     # Queried in blocks, so snapping millions of band cells holds no second copy of them.
     for start in range(0, where.size, _SNAP_BLOCK):
         block = where[start:start + _SNAP_BLOCK]
-        d, i = tree.query(np.column_stack([x[block], y[block]]))
+        d, i = tree.query(np.column_stack([x[block], y[block]]), k=k,
+                          workers=-1 if block.size >= _PARALLEL_QUERY else 1)
+        if k == 2:
+            tie[block] = d[:, 1] - d[:, 0] <= tie_m
+            d, i = d[:, 0], i[:, 0]
         distance[block] = d
         node[block] = candidates[i]
-    return x, y, node, distance
+    return (node, distance) if tie_m is None else (node, distance, tie)
 
 
 def snap_key(graph: Graph) -> str:
@@ -491,6 +517,15 @@ def snap_points(graph: Graph, lon, lat, *, nearest: tuple[np.ndarray, ...] | Non
     already known for a graph with the same :func:`snap_key`.
     """
     x, y, node, distance = nearest_nodes(graph, lon, lat) if nearest is None else nearest
+    return snap_xy(graph, x, y, nearest=(node, distance))
+
+
+def snap_xy(graph: Graph, x, y, *, nearest: tuple[np.ndarray, np.ndarray] | None = None) -> Snap:
+    """:func:`snap_points` for metric points (the graph's CRS); ``nearest`` is
+    :func:`nearest_nodes_xy` of them when already known."""
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    node, distance = nearest_nodes_xy(graph, x, y) if nearest is None else nearest
     valid = np.isfinite(x) & np.isfinite(y)
     snapped = node >= 0
     z = np.full(node.size, np.nan)

@@ -25,12 +25,14 @@ from scipy.sparse import csgraph, csr_matrix
 _EAST, _NORTH, _WEST, _SOUTH = 0, 1, 2, 3
 
 
-def trace_cells(grid, cells: np.ndarray) -> shapely.Geometry:
+def trace_cells(grid, cells: np.ndarray, transform=None) -> shapely.Geometry:
     """The polygon (or multipolygon) covering ``cells`` (flat indices of ``grid``), metric CRS.
 
     Same point set as :func:`coverage.bands.trace`: cells sharing an edge join, cells
     touching only at a corner are separate parts, holes are kept, vertices only
     where the boundary turns. An empty polygon when there are no cells.
+    ``transform(x, y) -> (x, y)`` maps the vertices to another CRS before the
+    geometry is built (a pyproj ``Transformer.transform``), so it is built once.
     """
     cells = np.asarray(cells, dtype=np.int64)
     if cells.size == 0:
@@ -68,7 +70,6 @@ def trace_cells(grid, cells: np.ndarray) -> shapely.Geometry:
     # In sorted positions: edge k of the sorted list continues with nxt_sorted[k].
     nxt = nxt[order]
     start, direction = start[order], direction[order]
-    n_edges = key.size
     end = end[order]
     ring, n_rings = _cycles(nxt)
     # Where two cells of one part touch at a corner, turning left makes one ring pass
@@ -76,13 +77,16 @@ def trace_cells(grid, cells: np.ndarray) -> shapely.Geometry:
     # into two rings touching at the vertex, a hole touching its shell or another hole.
     saddle = start[1:][start[1:] == start[:-1]]
     if saddle.size:
-        into = np.flatnonzero(np.isin(end, saddle))
+        at_saddle = np.zeros((height + 3) * stride, dtype=bool)
+        at_saddle[saddle] = True
+        into = np.flatnonzero(at_saddle[end])
         into = into[np.argsort(end[into], kind="stable")].reshape(-1, 2)
         same = into[ring[into[:, 0]] == ring[into[:, 1]]]
         if same.size:
             nxt[same[:, 0]], nxt[same[:, 1]] = nxt[same[:, 1]], nxt[same[:, 0]]
             ring, n_rings = _cycles(nxt)
-    return _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings)
+    return _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings,
+                     transform)
 
 
 def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, int]:
@@ -94,32 +98,33 @@ def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, int]:
     return ring, count
 
 
-def _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings):
+def _positions(nxt: np.ndarray, ring: np.ndarray, first: np.ndarray,
+               size: np.ndarray) -> np.ndarray:
+    """Each edge's place in its ring counted from the ring's first edge, by pointer
+    jumping (list ranking): rounds of array operations, as many as the log2 of the
+    longest ring, instead of a step per edge of it."""
+    n = nxt.size
+    last = nxt == first[ring]                # each ring ends on the edge before its first
+    succ = np.where(last, np.arange(n), nxt)
+    to_last = (~last).astype(np.int64)      # edges from here to the ring's last edge
+    active = np.flatnonzero(~last)
+    while active.size:
+        ahead = succ[active]
+        to_last[active] += to_last[ahead]
+        succ[active] = succ[ahead]
+        active = active[~last[succ[active]]]
+    return size[ring] - 1 - to_last
+
+
+def _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings, transform):
     """Rings walked in order, straight-run vertices dropped, holes given to their parts."""
     n_edges = start.size
     size = np.bincount(ring, minlength=n_rings)
     first = np.full(n_rings, n_edges)
     np.minimum.at(first, ring, np.arange(n_edges))
-    # Walk all rings at once, position p of ring k being the p-th edge after its first;
-    # the few long rings left when most are done are walked on in plain Python.
     offset = np.concatenate([[0], np.cumsum(size)[:-1]])
     walk = np.empty(n_edges, dtype=np.int64)
-    current = first.copy()
-    alive = np.arange(n_rings)
-    step = 0
-    while alive.size > 32:
-        walk[offset[alive] + step] = current[alive]
-        current[alive] = nxt[current[alive]]
-        step += 1
-        alive = alive[size[alive] > step]
-    links = nxt.tolist()
-    for k in alive.tolist():
-        e = int(current[k])
-        out = []
-        for _ in range(int(size[k]) - step):
-            out.append(e)
-            e = links[e]
-        walk[offset[k] + step:offset[k] + size[k]] = out
+    walk[offset[ring] + _positions(nxt, ring, first, size)] = np.arange(n_edges)
     d = direction[walk]
     ring_of = np.repeat(np.arange(n_rings), size)
     prev = np.roll(np.arange(n_edges), 1)
@@ -152,7 +157,20 @@ def _assemble(grid, mask, r0, c0, stride, start, direction, nxt, ring, n_rings):
     rank = np.empty(n_rings, dtype=np.int64)
     rank[ring_order] = np.arange(n_rings)
     vsort = np.argsort(rank[vring], kind="stable")
-    coords = np.column_stack([x[vsort], y[vsort]])
-    linear = shapely.linearrings(coords, indices=rank[vring][vsort])
-    parts = shapely.polygons(linear, indices=np.unique(part[ring_order], return_inverse=True)[1])
-    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
+    if transform is not None:
+        x, y = transform(x, y)
+    # GeoArrow's ragged layout, built in one call: each ring's first vertex repeated
+    # at its end, ring offsets, then each part's first ring.
+    count = vcount[ring_order]
+    ring_start = np.concatenate([[0], np.cumsum(count + 1)])
+    coords = np.empty((vertex.size + n_rings, 2))
+    into = np.arange(vertex.size) + np.repeat(np.arange(n_rings), count)
+    coords[into, 0], coords[into, 1] = x[vsort], y[vsort]
+    coords[ring_start[1:] - 1] = coords[ring_start[:-1]]
+    _, rings_per_part = np.unique(part[ring_order], return_counts=True)
+    part_start = np.concatenate([[0], np.cumsum(rings_per_part)])
+    if rings_per_part.size == 1:
+        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords,
+                                         (ring_start, part_start))[0]
+    return shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, coords,
+                                     (ring_start, part_start, np.array([0, rings_per_part.size])))[0]

@@ -260,3 +260,23 @@ def test_facilities_searched_in_chunks_give_the_same_isochrones(grid_graph, monk
     monkeypatch.setattr(coverage.isochrones, "_CHUNK_FACILITIES", 2)
     chunked = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets)
     assert whole.geometry.to_wkb().tolist() == chunked.geometry.to_wkb().tolist()
+    # Traced on one thread or several (chunks pipelined with the searches): the same.
+    for workers in (1, 3):
+        threaded = facility_isochrones(grid_graph, sources, [5, 10], source_offsets=offsets,
+                                       workers=workers)
+        assert whole.geometry.to_wkb().tolist() == threaded.geometry.to_wkb().tolist()
+
+
+def test_graph_cells_snap_from_metric_centres_as_residents_would(grid_graph):
+    # On a 200 m street grid many 40 m cell centres lie exactly between two nodes: there
+    # the WGS-84 centre decides, as for a resident, and elsewhere the node is the same.
+    cells = graph_cells(grid_graph, 10 * 60.0)
+    assert not cells.from_wgs84
+    metric = cells.snap(grid_graph)
+    resident = routing.snap_points(grid_graph, cells.lon, cells.lat)
+    x, y = cells.grid.centres(cells.index)
+    _, _, tie = routing.nearest_nodes_xy(grid_graph, x, y, tie_m=1e-6)
+    assert tie.sum() > 100  # the grid has real ties
+    np.testing.assert_array_equal(metric.node, resident.node)
+    np.testing.assert_allclose(metric.access_seconds, resident.access_seconds, atol=1e-6)
+    assert metric.distance_m is None  # not kept on millions of cells

@@ -217,6 +217,9 @@ def test_cache_round_trip(tmp_path):
     with np.load(files[0], allow_pickle=False) as data:
         assert "csr_data" in data.files
     loaded = routing.build_graph(network, "car", cache_dir=tmp_path)
+    read = routing.read_graph(files[0])  # the file alone, without its network
+    assert (read.csr != built.csr).nnz == 0 and read.mode == "car"
+    np.testing.assert_array_equal(read.x, built.x)
     for name in ("node_ids", "lon", "lat", "x", "y", "edge_u", "edge_v", "edge_seconds",
                  "edge_length"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(built, name))
