@@ -988,10 +988,10 @@ def test_damaged_graph_cache_is_rebuilt_and_said(base_pack, tmp_path, capsys):
     assert out.exists()
     # the command line shows a warning as one line
     assert _warning_line("rebuilt", UserWarning, "routing.py", 1) == "warning: rebuilt\n"
-    from coverage.routing import _load
+    from coverage.routing import read_graph
     for path in caches:  # written again, whole
         if path.exists():
-            _load(path)
+            read_graph(path)
 
 
 def test_damaged_batch_part_is_computed_again(base_pack, tmp_path, capsys):
