@@ -181,11 +181,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="peer's buffer around reached roads, m (default 40: one cell)")
     p.add_argument("--repeat", type=int, default=1, help="runs per side, best shown (default 1)")
     p.add_argument("--skip-peer", action="store_true", help="time ours only")
+    p.add_argument("--quick", action="store_true",
+                   help="10,000 nodes, 100 facilities, the peer on 3 (a minute)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads tracing our isochrones (default: every core)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--graph", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.facilities, args.peer_sample = [10_000], 100, 3
     if args.child:
         print(json.dumps(child(args.child, args.graph, args.facilities,
                                args.minutes, args.cell, args.peer_sample, args.peer_buffer,

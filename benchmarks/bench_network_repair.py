@@ -104,8 +104,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=1_000_000, help="line features to generate")
     parser.add_argument("--tolerance", type=float, default=20.0, help="repair tolerance (m)")
+    parser.add_argument("--quick", action="store_true", help="20,000 line features")
     parser.add_argument("--run", nargs=2, metavar=("METHOD", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        args.segments = 20_000
     if args.run:
         print(json.dumps(run(args.run[0], Path(args.run[1]), args.tolerance)))
         return

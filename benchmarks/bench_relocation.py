@@ -29,7 +29,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spacing", type=float, default=500.0)
     parser.add_argument("--peer", type=int, default=3, help="candidates the peer is timed on")
+    parser.add_argument("--quick", action="store_true", help="the peer timed on one candidate")
     args = parser.parse_args()
+    if args.quick:
+        args.peer = 1
     region = load_region(ROOT)
     context = AccessContext(region, year=2025)
     candidates = candidates_on_network(context.graph("walk"), township_area(region, "500107106"),

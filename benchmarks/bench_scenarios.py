@@ -38,7 +38,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description="One warm what-if against a cold start.")
     p.add_argument("--repeat", type=int, default=REPEAT, help="runs per figure, median shown")
     p.add_argument("--region", default=str(ROOT), help="region pack (default: the default pack)")
+    p.add_argument("--quick", action="store_true", help="one run per figure")
     args = p.parse_args()
+    if args.quick:
+        args.repeat = 1
     REPEAT = args.repeat
     region = load_region(args.region)
     paths = find_scenarios(region)

@@ -56,7 +56,10 @@ def timed(func):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100_000, help="grid nodes (default 100,000)")
+    parser.add_argument("--quick", action="store_true", help="10,000 nodes")
     args = parser.parse_args()
+    if args.quick:
+        args.nodes = 10_000
     network = grid_network(args.nodes)
     with tempfile.TemporaryDirectory() as tmp:
         path = hills_dem(network, Path(tmp) / "hills.tif")
