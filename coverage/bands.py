@@ -266,28 +266,37 @@ class RegionCells:
 
 
 def cell_seconds(context, cells: RegionCells, facilities: gpd.GeoDataFrame,
-                 mode: Mapping[str, str] | str) -> np.ndarray:
-    """Each region cell's seconds to the nearest facility, by the cell's own mode."""
+                 mode: Mapping[str, str] | str, *,
+                 per_mode: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Each region cell's seconds to the nearest facility, by the cell's own mode.
+
+    ``per_mode`` holds each mode's cell seconds to these same ``facilities`` once
+    computed (it is filled in here), so bands by kind reuse the single-mode ones.
+    """
     cell_mode = cells.modes(mode)
     out = np.full(cell_mode.size, np.inf)
+    known = {} if per_mode is None else per_mode
     for m in sorted(set(cell_mode) - {""}):
+        if m not in known:
+            known[m] = cells.seconds(context, m, facilities)
         sel = cell_mode == m
-        out[sel] = cells.seconds(context, m, facilities)[sel]
+        out[sel] = known[m][sel]
     return out
 
 
 def region_bands(context, facilities: gpd.GeoDataFrame, mode: Mapping[str, str] | str,
-                 minutes: Sequence[float], *, cells: RegionCells | None = None
-                 ) -> gpd.GeoDataFrame:
+                 minutes: Sequence[float], *, cells: RegionCells | None = None,
+                 per_mode: dict[str, np.ndarray] | None = None) -> gpd.GeoDataFrame:
     """A region's bands around ``facilities``: ``minutes`` and ``geometry`` (WGS-84).
 
     ``mode`` is one travel mode, or a mapping township kind -> mode (each cell then
     travels by its township's mode, as :meth:`coverage.access.AccessContext.seconds_by_kind`
     times residents). Residents inside a band are exactly those counted as within it.
+    ``per_mode`` is as :func:`cell_seconds`'s.
     """
     bands = check_minutes(minutes)
     cells = RegionCells.cached(context.region) if cells is None else cells
-    seconds = cell_seconds(context, cells, facilities, mode)
+    seconds = cell_seconds(context, cells, facilities, mode, per_mode=per_mode)
     geoms = [cells.trace(within(seconds, m)) for m in bands]
     return gpd.GeoDataFrame({"minutes": bands},
                             geometry=to_wgs84(geoms, context.region.metric_crs),
