@@ -213,6 +213,9 @@ class RegionCells:
     township: np.ndarray
     #: Kind (街道 street, 镇 town, 乡 township) of each township.
     town_kinds: np.ndarray
+    #: The cells' straight-walk query, shared by the modes timing the same facilities.
+    _nearest_sites: routing.NearestSites = field(
+        default_factory=routing.NearestSites, repr=False, compare=False)
 
     @classmethod
     def of(cls, region, cell_m: float = CELL_M) -> "RegionCells":
@@ -258,7 +261,8 @@ class RegionCells:
         get the same time, whatever the rule (off-road leg, road trip towards the
         facility, straight walks)."""
         graph = context.graph(mode)
-        return travel_seconds(graph, self.cells.snap(graph), facilities)[0]
+        return travel_seconds(graph, self.cells.snap(graph), facilities,
+                              nearest_sites=self._nearest_sites)[0]
 
     def trace(self, mask: np.ndarray) -> shapely.Geometry:
         """The cells of a boolean mask (one value per cell) as a metric polygon."""
