@@ -117,7 +117,7 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
     bar = tqdm(steps, desc=f"layers {region.slug}", unit="step",
                disable=not (sys.stderr.isatty() if progress is None else progress))
     isochrones = []
-    cells = RegionCells.of(region)
+    cells = RegionCells.of(region, cache_dir=context.cache_dir)
     per_mode: dict[str, np.ndarray] = {}  # cell seconds per mode, reused by the by-kind band
     for step in bar:
         bar.set_postfix_str(step)

@@ -520,7 +520,7 @@ class Baseline:
     @property
     def cells(self) -> RegionCells:
         """The region's band cells (:class:`coverage.bands.RegionCells`), shared by both sides."""
-        return RegionCells.cached(self.region)
+        return RegionCells.cached(self.region, cache_dir=self.context.cache_dir)
 
     def band(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """Cell seconds and the band at :attr:`area_minutes` (one boolean per cell) for ``mode``."""
