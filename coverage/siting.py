@@ -1071,8 +1071,8 @@ def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *
     kw = {"candidate_ids": ids, "time_limit": time_limit, "max_size": max_size}
     if model == "pmedian":
         # A pair no faster than the resident's existing facility is never used
-        # (PMedian drops it), so it is not built: 3.2M pairs -> 0.3M on the default
-        # pack. Residents no facility reaches keep every pair (their fallback, the
+        # (PMedian drops it), so it is not built: 2.7M pairs -> 139k for the default
+        # pack's 537 candidates at 60 min. Residents no facility reaches keep every pair (their fallback, the
         # cap, depends on whether any candidate reaches them).
         cost = site_point_seconds(context, candidates, cap_minutes * 60.0, mode, below=baseline)
         # Residents no open facility reaches but a candidate does count the cap
