@@ -1072,8 +1072,8 @@ def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *
     if model == "pmedian":
         # A pair no faster than the resident's existing facility is never used
         # (PMedian drops it), so it is not built: 2.7M pairs -> 139k for the default
-        # pack's 537 candidates at 60 min. Residents no facility reaches keep every pair (their fallback, the
-        # cap, depends on whether any candidate reaches them).
+        # pack's 537 candidates at 60 min. Residents no facility reaches keep every
+        # pair (their fallback, the cap, depends on whether any candidate reaches them).
         cost = site_point_seconds(context, candidates, cap_minutes * 60.0, mode, below=baseline)
         # Residents no open facility reaches but a candidate does count the cap
         # until served, so that k sites never make the model infeasible.
