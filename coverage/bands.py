@@ -242,7 +242,8 @@ class RegionCells:
             return {"index": everything.index[keep], "lon": everything.lon[keep],
                     "lat": everything.lat[keep], "township": township[keep]}
 
-        key = content_key("region-cells", grid, pyproj.__version__, pyproj.proj_version_str,
+        # "region-cells N": bump N when the way cells are located changes.
+        key = content_key("region-cells 1", grid, pyproj.__version__, pyproj.proj_version_str,
                           shapely.__version__, shapely.geos_version_string,
                           *shapely.to_wkb(towns.geometry.to_numpy()))
         found = cached_arrays(cache_dir, "cells", key, ("index", "lon", "lat", "township"),
