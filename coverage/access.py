@@ -66,6 +66,7 @@ class AccessContext:
         self._graphs: dict[str, routing.Graph] = {}
         self._snaps: dict[str, routing.Snap] = {}
         self._times: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._nearest_sites = routing.NearestSites()  # one straight-walk query for all modes
 
     def sharing(self, region) -> "AccessContext":
         """A context for ``region`` (this pack with another facility register, e.g. a
@@ -140,7 +141,8 @@ class AccessContext:
         key = (mode, tuple(facilities["id"]), from_facility)
         if key not in self._times:
             self._times[key] = travel_seconds(self.graph(mode), self._snap(mode), facilities,
-                                              from_facility=from_facility)
+                                              from_facility=from_facility,
+                                              nearest_sites=self._nearest_sites)
         return self._times[key]
 
     def seconds_by_kind(self, mode_by_kind: Mapping[str, str] | str,
@@ -173,7 +175,9 @@ def point_modes(points: pd.DataFrame, mode_by_kind: Mapping[str, str] | str) -> 
 
 
 def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.GeoDataFrame, *,
-                   from_facility: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                   from_facility: bool = False,
+                   nearest_sites: routing.NearestSites | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds between snapped points and the nearest facility, with both access legs,
     or straight across country when that is faster (:func:`coverage.routing.direct_seconds`).
 
@@ -188,6 +192,9 @@ def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.Geo
     from_facility
         Time the facility-to-point trip instead of point-to-facility (they differ
         only where one-way streets are respected).
+    nearest_sites
+        Keeps the straight walks' nearest-site query for the next call on the same
+        points and facilities (another mode's), as :func:`coverage.routing.direct_seconds`.
 
     Returns
     -------
@@ -207,7 +214,8 @@ def travel_seconds(graph: routing.Graph, snap: routing.Snap, facilities: gpd.Geo
     snapped = snap.node >= 0
     seconds[snapped] = snap.access_seconds[snapped] + node_seconds[snap.node[snapped]]
     nearest[snapped] = node_source[snap.node[snapped]]
-    walk, site = routing.direct_seconds(graph, snap, sites)
+    walk, site = routing.direct_seconds(graph, snap, sites,
+                                        nearest_sites=nearest_sites)
     faster = walk < seconds
     seconds[faster], nearest[faster] = walk[faster], site[faster]
     return seconds, nearest

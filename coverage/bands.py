@@ -35,6 +35,7 @@ import shapely
 
 from coverage import routing
 from coverage.access import travel_seconds, within
+from coverage.array_cache import cached_arrays, content_key
 
 #: Side of a band cell in metres; 200 m (the population grid) is an odd multiple of
 #: it, so population points are cell centres.
@@ -141,11 +142,6 @@ class Cells:
                                                    always_xy=True).transform(x, y)
             self._wgs84 = (np.asarray(lon, float), np.asarray(lat, float))
         return self._wgs84
-
-    def subset(self, keep: np.ndarray) -> "Cells":
-        """The cells where the boolean ``keep`` is true (their centres kept if known)."""
-        wgs84 = None if self._wgs84 is None else (self._wgs84[0][keep], self._wgs84[1][keep])
-        return Cells(self.grid, self.index[keep], self.from_wgs84, wgs84)
 
     def snap(self, graph: routing.Graph) -> routing.Snap:
         """The cells snapped to ``graph`` by the coverage rule's own function, once per
@@ -276,43 +272,65 @@ class RegionCells:
     township: np.ndarray
     #: Kind (街道 street, 镇 town, 乡 township) of each township.
     town_kinds: np.ndarray
+    #: The cells' straight-walk query, shared by the modes timing the same facilities.
+    _nearest_sites: routing.NearestSites = field(
+        default_factory=routing.NearestSites, repr=False, compare=False)
 
     @classmethod
-    def of(cls, region, cell_m: float = CELL_M) -> "RegionCells":
+    def of(cls, region, cell_m: float = CELL_M, *, cache_dir=None) -> "RegionCells":
+        """The region's cells; with ``cache_dir`` (a pack's ``cache/``) kept on disk,
+        keyed by the township outlines, the grid and the geometry libraries' versions
+        (:func:`coverage.array_cache.cached_arrays`: 0.08 s for the default pack's
+        185,000 cells, every scenario and layers run)."""
         towns = region.townships
         grid = grid_over(towns.to_crs(region.metric_crs).total_bounds, region.metric_crs, cell_m)
-        everything = Cells.of(grid)
-        township = np.full(grid.size, -1, dtype=np.int64)
-        for t, outline in enumerate(towns.geometry.to_numpy()):
-            minx, miny, maxx, maxy = outline.bounds
-            free = np.flatnonzero((township < 0) & (everything.lon >= minx)
-                                  & (everything.lon <= maxx) & (everything.lat >= miny)
-                                  & (everything.lat <= maxy))
-            shapely.prepare(outline)
-            hit = shapely.contains_xy(outline, everything.lon[free], everything.lat[free])
-            township[free[hit]] = t
-        keep = township >= 0
-        cells = everything.subset(keep)
-        return cls(cells, township[keep], towns["kind"].astype(str).to_numpy())
+
+        def locate() -> dict[str, np.ndarray]:
+            everything = Cells.of(grid)
+            township = np.full(grid.size, -1, dtype=np.int64)
+            for t, outline in enumerate(towns.geometry.to_numpy()):
+                minx, miny, maxx, maxy = outline.bounds
+                free = np.flatnonzero((township < 0) & (everything.lon >= minx)
+                                      & (everything.lon <= maxx) & (everything.lat >= miny)
+                                      & (everything.lat <= maxy))
+                shapely.prepare(outline)
+                hit = shapely.contains_xy(outline, everything.lon[free], everything.lat[free])
+                township[free[hit]] = t
+            keep = township >= 0
+            return {"index": everything.index[keep], "lon": everything.lon[keep],
+                    "lat": everything.lat[keep], "township": township[keep]}
+
+        # "region-cells N": bump N when the way cells are located changes.
+        key = content_key("region-cells 1", grid, pyproj.__version__, pyproj.proj_version_str,
+                          shapely.__version__, shapely.geos_version_string,
+                          *shapely.to_wkb(towns.geometry.to_numpy()))
+        found = cached_arrays(cache_dir, "cells", key, ("index", "lon", "lat", "township"),
+                              locate)
+        cells = Cells(grid, found["index"], _wgs84=(found["lon"], found["lat"]))
+        return cls(cells, found["township"], towns["kind"].astype(str).to_numpy())
 
     @classmethod
-    def cached(cls, region, cell_m: float = CELL_M) -> "RegionCells":
+    def cached(cls, region, cell_m: float = CELL_M, *, cache_dir=None) -> "RegionCells":
         """:meth:`of`, kept while the region's township table lives (scenario sides
         and views of one pack share it)."""
         towns = region.townships
         key = (id(towns), region.metric_crs, cell_m)
         held = _CACHE.get(key)
         if held is None or held[0]() is not towns:
-            held = _CACHE[key] = (weakref.ref(towns), cls.of(region, cell_m))
+            held = _CACHE[key] = (weakref.ref(towns), cls.of(region, cell_m, cache_dir=cache_dir))
             weakref.finalize(towns, _CACHE.pop, key, None)
         return held[1]
 
-    def modes(self, mode: Mapping[str, str] | str) -> np.ndarray:
-        """Travel mode of each cell: one mode, or its township kind's (``""`` for a kind
-        the mapping lacks)."""
+    def mode_cells(self, mode: Mapping[str, str] | str) -> dict[str, np.ndarray]:
+        """Each travel mode some cell travels by (one, or its township kind's; a kind the
+        mapping lacks travels by none), sorted, with the boolean mask of its cells:
+        found per township, not by comparing 185,000 per-cell mode names."""
         if isinstance(mode, str):
-            return np.full(self.township.size, mode, dtype=object)
-        return np.array([mode.get(k, "") for k in self.town_kinds], dtype=object)[self.township]
+            return ({mode: np.ones(self.township.size, dtype=bool)}
+                    if mode and self.township.size else {})
+        town_mode = np.array([mode.get(k, "") for k in self.town_kinds], dtype=object)
+        masks = {m: (town_mode == m)[self.township] for m in sorted(set(town_mode) - {""})}
+        return {m: sel for m, sel in masks.items() if sel.any()}
 
     def seconds(self, context, mode: str, facilities: gpd.GeoDataFrame) -> np.ndarray:
         """Each cell's seconds to the nearest of ``facilities`` by ``mode``: the cells
@@ -321,7 +339,8 @@ class RegionCells:
         get the same time, whatever the rule (off-road leg, road trip towards the
         facility, straight walks)."""
         graph = context.graph(mode)
-        return travel_seconds(graph, self.cells.snap(graph), facilities)[0]
+        return travel_seconds(graph, self.cells.snap(graph), facilities,
+                              nearest_sites=self._nearest_sites)[0]
 
     def trace(self, mask: np.ndarray) -> shapely.Geometry:
         """The cells of a boolean mask (one value per cell) as a metric polygon."""
@@ -329,28 +348,36 @@ class RegionCells:
 
 
 def cell_seconds(context, cells: RegionCells, facilities: gpd.GeoDataFrame,
-                 mode: Mapping[str, str] | str) -> np.ndarray:
-    """Each region cell's seconds to the nearest facility, by the cell's own mode."""
-    cell_mode = cells.modes(mode)
-    out = np.full(cell_mode.size, np.inf)
-    for m in sorted(set(cell_mode) - {""}):
-        sel = cell_mode == m
-        out[sel] = cells.seconds(context, m, facilities)[sel]
+                 mode: Mapping[str, str] | str, *,
+                 per_mode: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Each region cell's seconds to the nearest facility, by the cell's own mode.
+
+    ``per_mode`` holds each mode's cell seconds to these same ``facilities`` once
+    computed (it is filled in here), so bands by kind reuse the single-mode ones.
+    """
+    out = np.full(cells.township.size, np.inf)
+    known = {} if per_mode is None else per_mode
+    for m, sel in cells.mode_cells(mode).items():
+        if m not in known:
+            known[m] = cells.seconds(context, m, facilities)
+        out[sel] = known[m][sel]
     return out
 
 
 def region_bands(context, facilities: gpd.GeoDataFrame, mode: Mapping[str, str] | str,
-                 minutes: Sequence[float], *, cells: RegionCells | None = None
-                 ) -> gpd.GeoDataFrame:
+                 minutes: Sequence[float], *, cells: RegionCells | None = None,
+                 per_mode: dict[str, np.ndarray] | None = None) -> gpd.GeoDataFrame:
     """A region's bands around ``facilities``: ``minutes`` and ``geometry`` (WGS-84).
 
     ``mode`` is one travel mode, or a mapping township kind -> mode (each cell then
     travels by its township's mode, as :meth:`coverage.access.AccessContext.seconds_by_kind`
     times residents). Residents inside a band are exactly those counted as within it.
+    ``per_mode`` is as :func:`cell_seconds`'s.
     """
     bands = check_minutes(minutes)
-    cells = RegionCells.cached(context.region) if cells is None else cells
-    seconds = cell_seconds(context, cells, facilities, mode)
+    cells = (RegionCells.cached(context.region, cache_dir=context.cache_dir) if cells is None
+             else cells)
+    seconds = cell_seconds(context, cells, facilities, mode, per_mode=per_mode)
     geoms = [cells.trace(within(seconds, m)) for m in bands]
     return gpd.GeoDataFrame({"minutes": bands},
                             geometry=to_wgs84(geoms, context.region.metric_crs),

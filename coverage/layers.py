@@ -117,11 +117,13 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
     bar = tqdm(steps, desc=f"layers {region.slug}", unit="step",
                disable=not (sys.stderr.isatty() if progress is None else progress))
     isochrones = []
-    cells = RegionCells.of(region)
+    cells = RegionCells.of(region, cache_dir=context.cache_dir)
+    per_mode: dict[str, np.ndarray] = {}  # cell seconds per mode, reused by the by-kind band
     for step in bar:
         bar.set_postfix_str(step)
         if step in MODES:
-            isochrones.append(mode_isochrones(context, step, basic, bands, cells))
+            isochrones.append(mode_isochrones(context, step, basic, bands, cells,
+                                              per_mode=per_mode))
         elif step == "coverage":
             seconds, _ = context.seconds_by_kind(params["modes"], basic)
             table = population_within(context.population, seconds, bands, region.townships,
@@ -155,7 +157,7 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
                 provenance(region, year, params), ensure_ascii=False, indent=2,
                 sort_keys=True) + "\n"
             by_kind = region_bands(context, basic, params["modes"], [params["minutes"]],
-                                   cells=cells).assign(mode="by_kind")
+                                   cells=cells, per_mode=per_mode).assign(mode="by_kind")
             files["report.html"] = render_report(
                 region, year=year, params=params, townships=towns, targets=results,
                 facilities=open_now, isochrones=pd.concat([bands_frame, by_kind]), gaps=gaps)
@@ -163,9 +165,10 @@ def write_layers(region, out_dir: str | os.PathLike | None = None, *, year: int 
 
 
 def mode_isochrones(context: AccessContext, mode: str, facilities: gpd.GeoDataFrame,
-                    bands, cells=None) -> gpd.GeoDataFrame:
-    """Merged bands around ``facilities`` for one mode (:func:`coverage.bands.region_bands`)."""
-    frame = region_bands(context, facilities, mode, bands, cells=cells)
+                    bands, cells=None, *, per_mode=None) -> gpd.GeoDataFrame:
+    """Merged bands around ``facilities`` for one mode (:func:`coverage.bands.region_bands`,
+    whose ``per_mode`` this passes on)."""
+    frame = region_bands(context, facilities, mode, bands, cells=cells, per_mode=per_mode)
     frame.insert(0, "mode", mode)
     return frame
 

@@ -520,7 +520,7 @@ class Baseline:
     @property
     def cells(self) -> RegionCells:
         """The region's band cells (:class:`coverage.bands.RegionCells`), shared by both sides."""
-        return RegionCells.cached(self.region)
+        return RegionCells.cached(self.region, cache_dir=self.context.cache_dir)
 
     def band(self, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """Cell seconds and the band at :attr:`area_minutes` (one boolean per cell) for ``mode``."""
@@ -534,10 +534,8 @@ class Baseline:
         (default the baseline's own)."""
         if bands is None and self._kind_band is not None:
             return self._kind_band
-        cell_mode = self.cells.modes(self.modes)
-        out = np.zeros(cell_mode.size, dtype=bool)
-        for mode in sorted(set(cell_mode) - {""}):
-            sel = cell_mode == mode
+        out = np.zeros(self.cells.township.size, dtype=bool)
+        for mode, sel in self.cells.mode_cells(self.modes).items():
             out[sel] = (self.band(mode)[1] if bands is None else bands[mode])[sel]
         if bands is None:
             self._kind_band = out
@@ -679,7 +677,7 @@ def coverage_changes(baseline: Baseline, after: AccessContext, *, gained: np.nda
     region = baseline.region
     cells = baseline.cells
     point_mode = point_modes(baseline.context.population, baseline.modes)
-    cell_mode = cells.modes(baseline.modes)
+    mode_cells = cells.mode_cells(baseline.modes)
     weight = baseline.context.population["population"].to_numpy(dtype=float)
     cell_km2 = (cells.cells.grid.cell_m / 1000.0) ** 2
     after_bands, rows = {}, []
@@ -687,7 +685,7 @@ def coverage_changes(baseline: Baseline, after: AccessContext, *, gained: np.nda
         before = baseline.band(mode)
         after_bands[mode] = area_band(after, mode, baseline.types, baseline.area_minutes,
                                       cells=cells, unchanged=before)[1]
-        served = cell_mode == mode
+        served = mode_cells.get(mode, np.zeros(cells.township.size, dtype=bool))
         for change, now, was, mask in (("gained", after_bands[mode], before[1], gained),
                                        ("lost", before[1], after_bands[mode], lost)):
             drawn = now & ~was & served

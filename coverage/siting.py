@@ -162,14 +162,17 @@ def township_area(region, code: str):
 # --- reach: candidate -> population point travel times ------------------------------
 
 def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: routing.Snap,
-                  limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  limit: float, below: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (site, point) pair whose trip point -> site takes at most ``limit`` seconds.
 
     The trip is the point's access leg, the network time towards the site's node
     and the site's own access leg, or a straight off-road walk when faster, as in
     :func:`coverage.access.travel_seconds`.
     One bounded search per site (``to_sources=True``); memory is the size of the
-    result, never sites x points.
+    result, never sites x points. ``below`` (seconds per point, ``inf`` for no
+    bound) keeps only the pairs whose stored time (at least
+    :data:`coverage.routing.ZERO_OFFSET_S`) is below the point's bound.
 
     Returns
     -------
@@ -182,6 +185,18 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     pts = np.flatnonzero(point_snap.node >= 0)
     pts = pts[np.argsort(point_snap.node[pts], kind="stable")]
     start = np.searchsorted(point_snap.node[pts], np.arange(graph.n_nodes + 1))
+    if below is not None:
+        # A node's entries can only give a pair below the bound of one of its points
+        # (time = node seconds + access leg): drop the others before expanding them
+        # into pairs (with a microsecond of slack; the exact test follows per pair).
+        room = np.full(graph.n_nodes, -np.inf)
+        np.maximum.at(room, point_snap.node[pts], below[pts] - point_snap.access_seconds[pts])
+        hopeful = reached.seconds <= room[reached.node] + routing.TOLERANCE_S
+        reached = routing.Catchments(reached.source[hopeful], reached.node[hopeful],
+                                     reached.seconds[hopeful])
+        fast = np.maximum(walk_seconds, routing.ZERO_OFFSET_S) < below[walk_point]
+        walk_site, walk_point, walk_seconds = (walk_site[fast], walk_point[fast],
+                                               walk_seconds[fast])
     count = np.diff(start)[reached.node]
     rep = np.repeat(np.arange(reached.node.size), count)
     # Position of each expanded pair within its node's run of points.
@@ -189,6 +204,8 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
     point = pts[start[reached.node][rep] + within_run]
     seconds = reached.seconds[rep] + point_snap.access_seconds[point]
     keep = seconds <= limit + routing.TOLERANCE_S
+    if below is not None:
+        keep &= np.maximum(seconds, routing.ZERO_OFFSET_S) < below[point]
     # Road pairs are one per (site, point), and so are walked ones: sort the road pairs
     # by one int64 key, give a pair reached both ways its faster trip and merge in the
     # pairs only walked (a three-key lexsort of all pairs took 1.3 s of 2.1 s on the
@@ -212,13 +229,14 @@ def reach_triples(graph: routing.Graph, site_snap: routing.Snap, point_snap: rou
 
 
 def site_point_seconds(context: AccessContext, sites: gpd.GeoDataFrame, limit: float,
-                       mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND
-                       ) -> scipy.sparse.csr_array:
+                       mode: Mapping[str, str] | str = DEFAULT_MODE_BY_KIND, *,
+                       below: np.ndarray | None = None) -> scipy.sparse.csr_array:
     """Sparse ``points x sites`` matrix of travel seconds (point to site) up to ``limit``.
 
     Each population point travels by its own mode (one mode, or its township kind's).
     Pairs beyond ``limit`` are absent; a stored value is > 0 (a zero trip is stored
-    as :data:`coverage.routing.ZERO_OFFSET_S`).
+    as :data:`coverage.routing.ZERO_OFFSET_S`). ``below`` (seconds per point,
+    ``inf``: no bound) leaves out every pair whose stored value is not below it.
     """
     points = context.population
     modes = point_modes(points, mode)
@@ -230,7 +248,8 @@ def site_point_seconds(context: AccessContext, sites: gpd.GeoDataFrame, limit: f
         point_snap = routing.snap_points(graph, xy.x.to_numpy(), xy.y.to_numpy())
         site_snap = routing.snap_points(graph, sites.geometry.x.to_numpy(),
                                         sites.geometry.y.to_numpy())
-        site, point, seconds = reach_triples(graph, site_snap, point_snap, limit)
+        site, point, seconds = reach_triples(graph, site_snap, point_snap, limit,
+                                             None if below is None else below[mine])
         rows.append(mine[point])
         cols.append(site)
         vals.append(np.maximum(seconds, routing.ZERO_OFFSET_S))
@@ -1051,7 +1070,11 @@ def optimize(context: AccessContext, candidates: gpd.GeoDataFrame, model: str, *
     ids = candidates["id"].astype(str).tolist()
     kw = {"candidate_ids": ids, "time_limit": time_limit, "max_size": max_size}
     if model == "pmedian":
-        cost = site_point_seconds(context, candidates, cap_minutes * 60.0, mode)
+        # A pair no faster than the resident's existing facility is never used
+        # (PMedian drops it), so it is not built: 2.7M pairs -> 139k for the default
+        # pack's 537 candidates at 60 min. Residents no facility reaches keep every
+        # pair (their fallback, the cap, depends on whether any candidate reaches them).
+        cost = site_point_seconds(context, candidates, cap_minutes * 60.0, mode, below=baseline)
         # Residents no open facility reaches but a candidate does count the cap
         # until served, so that k sites never make the model infeasible.
         fallback = np.where(np.isinf(baseline) & (np.diff(cost.indptr) > 0), cap_minutes * 60.0,

@@ -160,3 +160,16 @@ def test_an_unchanged_side_is_not_drawn_again(tmp_path):
         Edit("move", "gx-shiban-thc", {"lon": 106.36, "lat": 29.44})])
     result = compare(region, move, baseline=base)
     assert result.band_after is not None and (result.band_after != base.kind_band()).any()
+
+
+def test_mode_cells_are_each_cells_own_mode(pack):
+    cells = RegionCells.cached(pack.region, cache_dir=pack.cache_dir)
+    kinds = cells.town_kinds[cells.township]
+    for mode in ("walk", {"street": "walk", "town": "ebike", "township": "ebike"},
+                 {"street": "car"}):  # towns and 乡 without a mode travel by none
+        own = (np.full(kinds.size, mode, dtype=object) if isinstance(mode, str)
+               else np.array([mode.get(k, "") for k in kinds], dtype=object))
+        masks = cells.mode_cells(mode)
+        assert list(masks) == sorted(set(own) - {""})
+        for m, sel in masks.items():
+            assert np.array_equal(sel, own == m)

@@ -323,3 +323,33 @@ def test_direct_off_road_walk_to_a_site():
     site, which, secs = routing.direct_pairs(graph, point, sites, 300.0)
     assert site.tolist() == [1] and which.tolist() == [0] and secs[0] == pytest.approx(seconds[0])
     assert routing.direct_pairs(graph, point, sites, 200.0)[0].size == 0
+
+
+def test_nearest_sites_are_reused_only_for_equal_points_and_sites():
+    graph = routing.build_graph(_grid_network(400, seed=3), "walk")
+    rng = np.random.default_rng(5)
+    lon0, lat0 = graph.lon.min(), graph.lat.min()
+    span_lon, span_lat = np.ptp(graph.lon), np.ptp(graph.lat)
+
+    def snap(n):
+        return routing.snap_points(graph, lon0 + rng.random(n) * span_lon,
+                                   lat0 + rng.random(n) * span_lat)
+
+    points, sites = snap(3000), snap(12)
+    fresh = routing.direct_seconds(graph, points, sites)
+    memo = routing.NearestSites()
+    first = routing.direct_seconds(graph, points, sites, nearest_sites=memo)
+    assert len(memo.held) == 1
+    # Equal values in other arrays (another mode's snap) hit the kept query.
+    again = routing.Snap(points.node, points.distance_m, points.access_seconds,
+                         points.x.copy(), points.y.copy(), points.z)
+    second = routing.direct_seconds(graph, again, sites, nearest_sites=memo)
+    assert len(memo.held) == 1  # a hit: nothing queried
+    moved = routing.Snap(sites.node, sites.distance_m, sites.access_seconds,
+                         sites.x + np.r_[50.0, np.zeros(11)], sites.y, sites.z)
+    third = routing.direct_seconds(graph, points, moved, nearest_sites=memo)
+    assert len(memo.held) == 2  # a miss: the moved site is queried anew
+    for got, want in ((first, fresh), (second, fresh),
+                      (third, routing.direct_seconds(graph, points, moved))):
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert not np.array_equal(third[0], fresh[0])

@@ -262,6 +262,31 @@ def test_pmedian_on_the_pack_is_the_best_pair(context, sites):
     assert result.objective == pytest.approx(best, rel=1e-9)
 
 
+def test_pmedian_builds_only_pairs_faster_than_the_existing_facility(context, sites):
+    # Pairs no faster than a resident's existing facility are never used, so leaving
+    # them out of the matrix changes nothing the model sees; residents no facility
+    # reaches keep every pair (their fallback, the cap, depends on them).
+    baseline, _ = context.seconds_by_kind(DEFAULT_MODE_BY_KIND, context.facilities(BASIC_CARE_TYPES))
+    baseline = baseline.copy()
+    baseline[::50] = np.inf  # some residents no facility reaches
+    full = site_point_seconds(context, sites, 60 * 60.0)
+    part = site_point_seconds(context, sites, 60 * 60.0, below=baseline)
+    assert 0 < part.nnz < full.nnz
+    coo = full.tocoo()
+    useful = coo.data < baseline[coo.row]
+    assert sorted(zip(*part.tocoo().coords, part.tocoo().data)) == sorted(
+        zip(coo.row[useful], coo.col[useful], coo.data[useful]))
+    weight = context.population["population"].to_numpy(float)
+    models = []
+    for cost in (full, part):
+        fallback = np.where(np.isinf(baseline) & (np.diff(cost.indptr) > 0), 3600.0, baseline)
+        models.append(PMedian(cost, weight, 2, fallback=fallback))
+    for name in ("pair_row", "pair_col", "pair_cost", "rows", "excluded", "row_fallback"):
+        assert np.array_equal(getattr(models[0], name), getattr(models[1], name))
+    a, b = (m.solve() for m in models)
+    assert (a.selected, a.objective, a.bound) == (b.selected, b.objective, b.bound)
+
+
 def test_cli_candidates_and_optimize(tmp_path, capsys):
     out = tmp_path / "ranking.csv"
     assert main(["candidates", str(ROOT), "--township", "500107108", "--spacing", "1500",
