@@ -112,6 +112,8 @@ class Cells:
     index: np.ndarray
     from_wgs84: bool = True
     _wgs84: tuple | None = field(default=None, repr=False)
+    #: Where the nearest nodes of cells snapped from WGS-84 are kept (a pack's ``cache/``).
+    cache_dir: object = field(default=None, repr=False)
     _snaps: dict = field(default_factory=dict, repr=False)
     _nearest: dict = field(default_factory=dict, repr=False)
 
@@ -155,7 +157,7 @@ class Cells:
             if self.from_wgs84:
                 key = routing.snap_key(graph)
                 if key not in self._nearest:
-                    nearest = routing.nearest_nodes(graph, self.lon, self.lat)
+                    nearest = self._nearest_nodes(graph, key)
                     for shared in nearest:  # every mode's Snap holds them
                         shared.flags.writeable = False
                     self._nearest[key] = nearest
@@ -164,6 +166,17 @@ class Cells:
                 snap = self._snap_xy(graph)
             held = self._snaps[graph.mode] = (graph, snap)
         return held[1]
+
+    def _nearest_nodes(self, graph: routing.Graph, key: str) -> tuple[np.ndarray, ...]:
+        """:func:`coverage.routing.nearest_nodes` of the WGS-84 centres, kept in
+        ``cache_dir`` keyed by the graph's snappable nodes and the centres."""
+        names = ("x", "y", "node", "distance")
+        found = cached_arrays(
+            self.cache_dir, "nearest",
+            content_key("cell-nearest 1", key, pyproj.__version__, pyproj.proj_version_str,
+                        self.lon, self.lat),
+            names, lambda: dict(zip(names, routing.nearest_nodes(graph, self.lon, self.lat))))
+        return tuple(found[name] for name in names)
 
     def _snap_xy(self, graph: routing.Graph) -> routing.Snap:
         """Snapped from the metric centres, a block at a time. Where two nodes are all
@@ -306,7 +319,8 @@ class RegionCells:
                           *shapely.to_wkb(towns.geometry.to_numpy()))
         found = cached_arrays(cache_dir, "cells", key, ("index", "lon", "lat", "township"),
                               locate)
-        cells = Cells(grid, found["index"], _wgs84=(found["lon"], found["lat"]))
+        cells = Cells(grid, found["index"], _wgs84=(found["lon"], found["lat"]),
+                      cache_dir=cache_dir)
         return cls(cells, found["township"], towns["kind"].astype(str).to_numpy())
 
     @classmethod

@@ -113,3 +113,23 @@ def test_region_cells_from_the_cache_equal_computed_ones(tmp_path):
     fresh = RegionCells.of(moved)
     assert np.array_equal(other.cells.index, fresh.cells.index)
     assert np.array_equal(other.township, fresh.township)
+
+
+def test_cells_nearest_nodes_from_the_cache_equal_computed_ones(tmp_path):
+    from coverage import routing
+    from coverage.access import AccessContext
+
+    region = load_region(ROOT)
+    context = AccessContext(region, year=2025, cache_dir=False)
+    walk, car = context.graph("walk"), context.graph("car")
+    plain = RegionCells.of(region).cells
+    first, second = (RegionCells.of(region, cache_dir=tmp_path).cells for _ in range(2))
+    for graph in (walk, car):
+        want = plain.snap(graph)
+        for cells in (first, second):  # computed and kept, then read back
+            got = cells.snap(graph)
+            assert np.array_equal(got.node, want.node)
+            assert np.array_equal(got.access_seconds, want.access_seconds)
+            assert np.array_equal(got.x, want.x) and np.array_equal(got.y, want.y)
+    keys = {routing.snap_key(walk), routing.snap_key(car)}
+    assert len(list(tmp_path.glob("nearest-*.npz"))) == len(keys)
