@@ -135,10 +135,15 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     # Cells by node: the cells snapped to node i are by_node[first[i]:first[i + 1]].
     snapped = np.flatnonzero(snap.node >= 0)
     order = np.argsort(snap.node[snapped], kind="stable")
-    first = np.searchsorted(snap.node[snapped[order]], np.arange(graph.n_nodes + 1))
-    # Half the memory of int64 positions, on millions of cells.
-    by_node = snapped[order].astype(np.int32 if cells.index.size < 2**31 else np.int64)
+    # int32 positions where they fit: half the memory, and each facility's lookups
+    # into them (random, by node) stay in cache more often.
+    compact = np.int32 if cells.index.size < 2**31 else np.int64
+    first = np.searchsorted(snap.node[snapped[order]],
+                            np.arange(graph.n_nodes + 1)).astype(compact)
+    by_node = snapped[order].astype(compact)
     del snapped, order
+    # A whole grid's cells are numbered as the grid's: no lookup of their indices.
+    cell_ids = None if cells.index.size == cells.grid.size else cells.index
     geoms = np.full((n, len(bands)), shapely.Polygon(), dtype=object)
     active = np.flatnonzero(source_nodes >= 0)
     to_wgs = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326", always_xy=True)
@@ -146,13 +151,15 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     def draw(found: routing.Catchments, lo: int, hi: int) -> list:
         """One facility's bands from its reached nodes ``found[lo:hi]``."""
         node = found.node[lo:hi]
-        count = first[node + 1] - first[node]
-        start = np.repeat(first[node] - np.cumsum(count) + count, count)
+        begin = first[node]
+        count = first[node + 1] - begin
+        start = np.repeat(begin - np.cumsum(count) + count, count)
         which = by_node[start + np.arange(count.sum())]
         seconds = snap.access_seconds[which] + np.repeat(found.seconds[lo:hi], count)
+        inside = [which[within(seconds, m)] for m in bands]
         # Vertices go to WGS-84 before the polygons are built: one copy, built once.
-        return [trace_cells(cells.grid, cells.index[which[within(seconds, m)]], to_wgs.transform)
-                for m in bands]
+        return [trace_cells(cells.grid, ids if cell_ids is None else cell_ids[ids],
+                            to_wgs.transform) for ids in inside]
 
     # Facilities are searched in chunks, so the reached (facility, node) triples held
     # at once stay small whatever the number of facilities. Searches run on this
