@@ -46,6 +46,21 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _spatial_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """An order of the points along a Z-order (Morton) curve: runs of it are compact."""
+    def spread(v: np.ndarray) -> np.ndarray:  # bits of a 16-bit value to the even bits
+        v = v.astype(np.uint64)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    if x.size == 0:
+        return np.empty(0, dtype=np.int64)
+    qx = (x - x.min()) / max(float(np.ptp(x)), 1.0) * 65535
+    qy = (y - y.min()) / max(float(np.ptp(y)), 1.0) * 65535
+    return np.argsort(spread(qx) | (spread(qy) << np.uint64(1)), kind="stable")
+
+
 def graph_cells(graph: routing.Graph, limit_s: float, cell_m: float = CELL_M) -> Cells:
     """Every cell a resident could be counted from within ``limit_s`` seconds: the
     extent of the nodes open to the mode, widened by the off-road walk of that time."""
@@ -146,6 +161,8 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     cell_ids = None if cells.index.size == cells.grid.size else cells.index
     geoms = np.full((n, len(bands)), shapely.Polygon(), dtype=object)
     active = np.flatnonzero(source_nodes >= 0)
+    # Chunks of neighbouring facilities: each chunk's searches stay in a smaller box.
+    active = active[_spatial_order(graph.x[source_nodes[active]], graph.y[source_nodes[active]])]
     to_wgs = pyproj.Transformer.from_crs(graph.metric_crs, "EPSG:4326", always_xy=True)
 
     def draw(found: routing.Catchments, lo: int, hi: int) -> list:

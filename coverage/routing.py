@@ -110,6 +110,7 @@ class Graph:
     _snap: tuple | None = field(default=None, init=False, repr=False, compare=False)
     _reverse: scipy.sparse.csr_array | None = field(default=None, init=False, repr=False,
                                                      compare=False)
+    _top_speed: float | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
@@ -128,6 +129,19 @@ class Graph:
             tree = cKDTree(np.column_stack([self.x[candidates], self.y[candidates]]))
             self._snap = (tree, candidates)
         return self._snap
+
+    def top_speed(self) -> float:
+        """The fastest straight-line progress over any edge, m/s: the distance between
+        its two nodes over its seconds. No trip of ``t`` seconds ends farther than ``t``
+        times this from where it began (:func:`catchments` bounds its searches so)."""
+        if self._top_speed is None:
+            csr = self.csr
+            rows = np.repeat(np.arange(self.n_nodes), np.diff(csr.indptr))
+            chord = np.hypot(self.x[rows] - self.x[csr.indices], self.y[rows] - self.y[csr.indices])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                speed = np.where(chord > 0, chord / csr.data, 0.0)
+            self._top_speed = float(speed.max()) if speed.size else 0.0
+        return self._top_speed
 
     def reverse_csr(self) -> scipy.sparse.csr_array:
         """The transposed graph: searching it gives times *to* the sources (built once)."""
@@ -742,6 +756,30 @@ def nearest_facility(graph: Graph, source_nodes, source_offsets=None, *,
     return seconds, nearest
 
 
+#: Sources from which :func:`catchments` searches only the box their trips can reach,
+#: when that box holds at most :data:`_LOCAL_SHARE` of the nodes: cutting the box out
+#: costs about what a few searches of the whole graph cost beyond their reach.
+_LOCAL_SOURCES = 16
+_LOCAL_SHARE = 0.5
+
+
+def _local_graph(graph: Graph, csr, sources: np.ndarray, seconds: float):
+    """The part of ``csr`` within reach of ``sources`` in ``seconds`` (the box around them
+    widened by ``seconds`` at :meth:`Graph.top_speed`, which holds every node such a trip
+    can pass, so searches in it find the same times), and its nodes; ``None`` when the
+    box holds more than :data:`_LOCAL_SHARE` of the graph."""
+    reach = seconds * graph.top_speed()
+    if not np.isfinite(reach):
+        return None
+    x, y = graph.x, graph.y
+    sx, sy = x[sources], y[sources]
+    kept = np.flatnonzero((x >= sx.min() - reach) & (x <= sx.max() + reach)
+                          & (y >= sy.min() - reach) & (y <= sy.max() + reach))
+    if kept.size > _LOCAL_SHARE * graph.n_nodes:
+        return None
+    return _csr32(csr[kept][:, kept]), kept
+
+
 def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
                to_sources: bool = False, block_bytes: int = BLOCK_BYTES) -> Catchments:
     """Every node each source reaches within ``limit`` seconds (inclusive).
@@ -750,7 +788,10 @@ def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
     :func:`scipy.sparse.csgraph.dijkstra` stays under ``block_bytes``, each search
     bounded by the source's remaining budget ``limit - offset``; only the reached
     entries are kept. Memory is therefore the size of the result plus one block,
-    never ``sources x nodes``.
+    never ``sources x nodes``. Sixteen or more sources close together are searched
+    on the part of the graph their trips can reach (:meth:`Graph.top_speed`), when
+    that is at most half of it: the same times, without the searches' cost per node
+    of the whole graph.
 
     Parameters
     ----------
@@ -773,15 +814,21 @@ def catchments(graph: Graph, source_nodes, limit: float, source_offsets=None, *,
     budget = limit - offsets
     active = np.flatnonzero((nodes >= 0) & (budget >= -TOLERANCE_S))
     csr = graph.reverse_csr() if to_sources else graph.csr
-    batch = max(1, block_bytes // (8 * max(graph.n_nodes, 1)))
+    start_at, kept = nodes, None
+    if active.size >= _LOCAL_SOURCES:
+        local = _local_graph(graph, csr, nodes[active], float(budget[active].max()) + TOLERANCE_S)
+        if local is not None:
+            csr, kept = local
+            start_at = np.searchsorted(kept, nodes)
+    batch = max(1, block_bytes // (8 * max(csr.shape[0], 1)))
     sources, reached, seconds = [], [], []
     for start in range(0, active.size, batch):
         idx = active[start:start + batch]
         bound = budget[idx] + TOLERANCE_S
-        block = dijkstra(csr, indices=nodes[idx], limit=float(bound.max()))
+        block = dijkstra(csr, indices=start_at[idx], limit=float(bound.max()))
         rows, cols = np.nonzero(block <= bound[:, None])
         sources.append(idx[rows].astype(np.int32))
-        reached.append(cols.astype(np.int64, copy=False))
+        reached.append(cols.astype(np.int64, copy=False) if kept is None else kept[cols])
         seconds.append(block[rows, cols] + offsets[idx][rows])
         del block
     if not sources:

@@ -187,6 +187,34 @@ def test_catchments_equal_single_source_searches():
             np.testing.assert_allclose(result.seconds[mine][order], single[expected], atol=1e-9)
 
 
+@pytest.mark.parametrize("to_sources", [False, True])
+def test_catchments_of_neighbouring_sources_search_their_box_with_the_same_result(
+        monkeypatch, to_sources):
+    graph = routing.build_graph(_grid_network(20000, seed=3), "walk")
+    # 20 sources in one corner, 10 minutes on foot: their reach is a small box.
+    corner = np.flatnonzero((graph.x < np.quantile(graph.x, 0.2))
+                            & (graph.y < np.quantile(graph.y, 0.2)))
+    sources = np.random.default_rng(1).choice(corner, 20, replace=False)
+    offsets = np.linspace(0.0, 60.0, 20)
+    boxes = []
+    local_graph = routing._local_graph
+    monkeypatch.setattr(routing, "_local_graph",
+                        lambda *a: boxes.append(local_graph(*a)) or boxes[-1])
+    local = routing.catchments(graph, sources, 600.0, offsets, to_sources=to_sources)
+    assert boxes[0] is not None and boxes[0][1].size < graph.n_nodes / 4
+    monkeypatch.setattr(routing, "_LOCAL_SHARE", 0.0)  # the whole graph
+    whole = routing.catchments(graph, sources, 600.0, offsets, to_sources=to_sources)
+    for name in ("source", "node", "seconds"):
+        np.testing.assert_array_equal(getattr(local, name), getattr(whole, name))
+
+
+def test_top_speed_bounds_every_edge():
+    graph = routing.build_graph(_grid_network(4000, seed=6), "car")
+    u, v = graph.edge_u, graph.edge_v
+    chord = np.hypot(graph.x[u] - graph.x[v], graph.y[u] - graph.y[v])
+    assert graph.top_speed() == pytest.approx(np.max(chord / graph.edge_seconds))
+
+
 def test_catchment_limit_is_inclusive():
     # Walking 4.5 km/h: 1125 m take exactly 900 s; 562.5 m + 562.5 m too, by a sum.
     coords = _line(5)
