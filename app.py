@@ -42,10 +42,12 @@ STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient
 
 def st_folium(fmap, **kw):
     """streamlit-folium's map. Imported in a script run: its component registers with
-    the runtime only there, not when `streamlit run` imports this module to serve it."""
+    the runtime only there, not when `streamlit run` imports this module to serve it.
+    The map is rendered once (``render=False``: streamlit-folium renders the map it
+    sends anyway; the extra whole-page render only doubled each label's ``setIcon``)."""
     from streamlit_folium import st_folium as draw
 
-    return draw(fmap, **kw)
+    return draw(fmap, render=False, **kw)
 
 
 def _download(where, label, data, **kw):
