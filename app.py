@@ -7,7 +7,9 @@ user-facing string is in :mod:`coverage.ui_text`.
 
 Caching: a region and its :class:`~coverage.access.AccessContext` per (pack, year,
 uploads) are shared resources (graphs, snaps and travel times are computed once per
-process); the frames computed for a set of controls are cached data.
+process); the frames computed for a set of controls are cached data. Served by
+``streamlit run app.py``, the default page is run once before the server answers
+(:mod:`coverage.warmstart`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The app's response times on the default region, driven by AppTest (no browser).
+"""The app's response times on the default region, in a real browser and through AppTest.
 
-Measured, each the median of a few runs:
+Measured through AppTest (no browser), each the median of a few runs:
 
 * first map: a new session's first page (graphs on disk, process caches warm);
 * control change: the threshold, the travel mode, the year, each to a value not
