@@ -7,14 +7,15 @@ user-facing string is in :mod:`coverage.ui_text`.
 
 Caching: a region and its :class:`~coverage.access.AccessContext` per (pack, year,
 uploads) are shared resources (graphs, snaps and travel times are computed once per
-process); the frames computed for a set of controls are cached data.
+process); the frames computed for a set of controls are cached data. Served by
+``streamlit run app.py``, the default page is run once before the server answers
+(:mod:`coverage.warmstart`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-import threading
 import logging
 import os
 import re
@@ -24,9 +25,8 @@ import altair as alt
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
-from coverage import explain, maps, relocation, schema, ui_text, views
+from coverage import explain, maps, relocation, schema, ui_text, views, warmstart
 from coverage.access import AccessContext
 from coverage.errors import InputError
 from coverage.layers import csv_text, geojson_text
@@ -40,6 +40,16 @@ ROOT = Path(os.environ.get("COVERAGE_APP_ROOT") or Path(__file__).resolve().pare
 LOG = logging.getLogger("coverage.app")
 #: Badge colour per target status (text badges: no emoji font is needed).
 STATUS_BADGE = {"pass": "green", "fail": "red", "no data": "gray", "insufficient data": "orange"}
+
+
+def st_folium(fmap, **kw):
+    """streamlit-folium's map. Imported in a script run: its component registers with
+    the runtime only there, not when `streamlit run` imports this module to serve it.
+    The map is rendered once (``render=False``: streamlit-folium renders the map it
+    sends anyway; the extra whole-page render only doubled each label's ``setIcon``)."""
+    from streamlit_folium import st_folium as draw
+
+    return draw(fmap, render=False, **kw)
 
 
 def _download(where, label, data, **kw):
@@ -144,23 +154,6 @@ def _what_if(path, year, token, minutes, types, mode_choice, text, _scenario):
         "towns": views.township_view(after, minutes=minutes, types=types,
                                      mode=views.travel_mode(after.region, mode_choice)),
         "before": before_band, "bands": after_band, "facilities": after.facilities()}
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_start() -> threading.Thread:
-    """Draw the default region's first map once per server, in the background, so that
-    it is ready with the page: the first visitor waits only for what is left of it."""
-    from streamlit.runtime.scriptrunner import add_script_run_ctx
-
-    def warm() -> None:
-        path = str(find_regions(ROOT)[0])
-        circle = circle_parameters(_region(path))
-        _main_map(path, None, "", int(circle["minutes"]), tuple(circle["types"]),
-                  views.MODE_CHOICES[0], "zh", next(iter(maps.BASE_MAPS)), "")
-
-    thread = add_script_run_ctx(threading.Thread(target=warm, name="warm-start", daemon=True))
-    thread.start()
-    return thread
 
 
 # --- small helpers ---------------------------------------------------------------------
@@ -779,7 +772,6 @@ def page_sources(v):
 
 def main() -> None:
     st.set_page_config(page_title="重庆医疗卫生服务覆盖规划", layout="wide")
-    _warm_start()
     st.session_state["_undo_drawn"] = False
     v = sidebar()
     t = v["t"]
@@ -831,4 +823,7 @@ def _undo_button(t) -> None:
         st.session_state["edits"].pop()
         st.rerun()
 
-main()
+if __name__ == "__main__":  # a viewer's session runs the page
+    main()
+else:  # `streamlit run app.py` imports this module to serve it, warm (coverage.warmstart)
+    app = st.App(Path(__file__).resolve(), lifespan=warmstart.first_page)
