@@ -24,6 +24,7 @@ Traced polygons keep their holes, and are deterministic (scan order).
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ class Cells:
     from_wgs84: bool = True
     _wgs84: tuple | None = field(default=None, repr=False)
     #: Where the nearest nodes of cells snapped from WGS-84 are kept (a pack's ``cache/``).
-    cache_dir: object = field(default=None, repr=False)
+    cache_dir: str | os.PathLike | None = field(default=None, repr=False)
     _snaps: dict = field(default_factory=dict, repr=False)
     _nearest: dict = field(default_factory=dict, repr=False)
 
@@ -124,7 +125,7 @@ class Cells:
         index = (np.arange(grid.size, dtype=np.int64) if index is None
                  else np.asarray(index, dtype=np.int64))
         if not from_wgs84:
-            index = index.astype(_compact(grid.size))  # graph-level grids run to millions
+            index = index.astype(index_dtype(grid.size))  # graph-level grids run to millions
         return cls(grid, index, from_wgs84)
 
     @property
@@ -182,7 +183,7 @@ class Cells:
         """Snapped from the metric centres, a block at a time. Where two nodes are all
         but equally near, the WGS-84 centre decides, as it does for a resident standing
         there (elsewhere the node is the same and the distance differs by nanometres)."""
-        node = np.empty(self.index.size, dtype=_compact(graph.n_nodes))
+        node = np.empty(self.index.size, dtype=index_dtype(graph.n_nodes))
         access = np.empty(self.index.size)
         for block in _blocks(self.index.size):
             x, y = self.grid.centres(self.index[block])
@@ -209,7 +210,7 @@ class Cells:
         return out
 
 
-def _compact(n: int) -> type:
+def index_dtype(n: int) -> type:
     """The smallest integer type indexing ``n`` things (with -1 for none)."""
     return np.int32 if n < 2**31 else np.int64
 

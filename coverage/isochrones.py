@@ -33,7 +33,7 @@ import shapely
 
 from coverage import routing
 from coverage.access import within
-from coverage.bands import CELL_M, Cells, check_minutes, grid_over
+from coverage.bands import CELL_M, Cells, check_minutes, grid_over, index_dtype
 from coverage.tracing import trace_cells
 
 
@@ -152,7 +152,7 @@ def facility_isochrones(graph: routing.Graph, source_nodes, minutes: Sequence[fl
     order = np.argsort(snap.node[snapped], kind="stable")
     # int32 positions where they fit: half the memory, and each facility's lookups
     # into them (random, by node) stay in cache more often.
-    compact = np.int32 if cells.index.size < 2**31 else np.int64
+    compact = index_dtype(cells.index.size)
     first = np.searchsorted(snap.node[snapped[order]],
                             np.arange(graph.n_nodes + 1)).astype(compact)
     by_node = snapped[order].astype(compact)
